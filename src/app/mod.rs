@@ -1,0 +1,250 @@
+//! The desktop app: a left navigation over the panels, and a status bar.
+//!
+//! Every panel is a thin view over the library; anything slow (scanning a dataset, decoding
+//! thumbnails, probing GPU adapters) runs on a background thread and reports back through a
+//! channel, so the UI thread only draws.
+
+mod dataset_panel;
+mod placeholder;
+mod thumbnails;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+
+use eframe::egui;
+use serde::{Deserialize, Serialize};
+use siamese_face::backend::{self, BackendRequest, BackendSelection};
+
+use crate::cli::GlobalArgs;
+use dataset_panel::DatasetPanel;
+
+/// The panels named by the design, in navigation order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Page {
+    #[default]
+    Dataset,
+    Detection,
+    Triplets,
+    Training,
+    Compare,
+    Evaluate,
+}
+
+impl Page {
+    const ALL: [Page; 6] = [
+        Page::Dataset,
+        Page::Detection,
+        Page::Triplets,
+        Page::Training,
+        Page::Compare,
+        Page::Evaluate,
+    ];
+
+    fn title(self) -> &'static str {
+        match self {
+            Page::Dataset => "Dataset",
+            Page::Detection => "Detection",
+            Page::Triplets => "Triplets",
+            Page::Training => "Training",
+            Page::Compare => "Compare",
+            Page::Evaluate => "Evaluate",
+        }
+    }
+}
+
+/// What survives a restart (eframe also keeps the window's size and position).
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+struct Persisted {
+    last_dataset: Option<PathBuf>,
+    page: Page,
+}
+
+/// The compute backend, probed once off the UI thread at start.
+enum BackendStatus {
+    Probing(mpsc::Receiver<Result<BackendSelection, String>>),
+    Ready(BackendSelection),
+    Failed(String),
+}
+
+impl BackendStatus {
+    fn probe(request: BackendRequest, ctx: &egui::Context) -> Self {
+        let (tx, rx) = mpsc::channel();
+        let ctx = ctx.clone();
+        std::thread::Builder::new()
+            .name("backend-probe".into())
+            .spawn(move || {
+                let result = backend::select(request).map_err(|e| e.to_string());
+                let _ = tx.send(result);
+                ctx.request_repaint();
+            })
+            .expect("spawning a thread");
+        BackendStatus::Probing(rx)
+    }
+
+    fn poll(&mut self) {
+        if let BackendStatus::Probing(rx) = self {
+            match rx.try_recv() {
+                Ok(Ok(selection)) => {
+                    log::info!("compute backend: {selection}");
+                    *self = BackendStatus::Ready(selection);
+                }
+                Ok(Err(e)) => *self = BackendStatus::Failed(e),
+                Err(mpsc::TryRecvError::Empty) => {}
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    *self = BackendStatus::Failed("the adapter probe crashed".into())
+                }
+            }
+        }
+    }
+}
+
+pub struct SiameseApp {
+    page: Page,
+    dataset: DatasetPanel,
+    backend: BackendStatus,
+}
+
+/// The sample of LFW photos shipped in `assets/`, opened when no dataset was chosen yet.
+pub fn sample_dataset_dir() -> Option<PathBuf> {
+    let beside_exe = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|d| d.join("assets/sample-faces")));
+    [
+        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/sample-faces")),
+        beside_exe,
+    ]
+    .into_iter()
+    .flatten()
+    .find(|p| p.is_dir())
+}
+
+impl SiameseApp {
+    /// `storage` is eframe's persisted state; `args.dataset` overrides the remembered folder.
+    pub fn new(
+        ctx: &egui::Context,
+        args: &GlobalArgs,
+        storage: Option<&dyn eframe::Storage>,
+    ) -> Self {
+        let persisted: Persisted = storage
+            .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
+            .unwrap_or_default();
+        let mut dataset = DatasetPanel::new(ctx);
+        let start = args
+            .dataset
+            .clone()
+            .or(persisted.last_dataset.filter(|p| p.is_dir()))
+            .or_else(sample_dataset_dir);
+        if let Some(dir) = start {
+            dataset.load(dir, ctx);
+        }
+        SiameseApp {
+            page: persisted.page,
+            dataset,
+            backend: BackendStatus::probe(args.backend_request(), ctx),
+        }
+    }
+
+    /// Builds the app around a dataset that is already open (tests, no background load).
+    #[cfg(test)]
+    pub fn with_dataset(
+        ctx: &egui::Context,
+        dataset: siamese_face::Dataset,
+        backend: BackendSelection,
+    ) -> Self {
+        let mut panel = DatasetPanel::new(ctx);
+        panel.set_dataset(dataset);
+        SiameseApp {
+            page: Page::Dataset,
+            dataset: panel,
+            backend: BackendStatus::Ready(backend),
+        }
+    }
+
+    /// Draws one frame.
+    pub fn show(&mut self, ui: &mut egui::Ui) {
+        self.backend.poll();
+        self.dataset.poll(ui.ctx());
+
+        egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar(ui));
+        egui::Panel::left("navigation")
+            .resizable(false)
+            .default_size(150.0)
+            .show(ui, |ui| self.navigation(ui));
+        egui::CentralPanel::default().show(ui, |ui| match self.page {
+            Page::Dataset => self.dataset.ui(ui),
+            other => placeholder::ui(ui, other),
+        });
+    }
+
+    fn navigation(&mut self, ui: &mut egui::Ui) {
+        ui.add_space(8.0);
+        ui.heading("Siamese Face");
+        ui.add_space(8.0);
+        ui.separator();
+        for page in Page::ALL {
+            let selected = self.page == page;
+            let button = egui::Button::selectable(selected, page.title())
+                .min_size(egui::vec2(ui.available_width(), 28.0));
+            if ui.add(button).clicked() {
+                self.page = page;
+            }
+        }
+    }
+
+    fn status_bar(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            match &self.backend {
+                BackendStatus::Probing(_) => {
+                    ui.spinner();
+                    ui.label("Backend: probing GPU adapters…");
+                }
+                BackendStatus::Ready(sel) => {
+                    ui.label(format!("Backend: {}", sel.label()))
+                        .on_hover_text(&sel.reason);
+                }
+                BackendStatus::Failed(e) => {
+                    ui.colored_label(ui.visuals().error_fg_color, format!("Backend: {e}"));
+                }
+            }
+            ui.separator();
+            ui.label(self.dataset.status_line());
+        });
+    }
+}
+
+impl eframe::App for SiameseApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.show(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        let persisted = Persisted {
+            last_dataset: self.dataset.current_dir().map(|p| p.to_path_buf()),
+            page: self.page,
+        };
+        eframe::set_value(storage, eframe::APP_KEY, &persisted);
+    }
+}
+
+/// Opens the window and runs until it is closed.
+pub fn run(args: GlobalArgs) -> anyhow::Result<()> {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Siamese Face")
+            .with_app_id("siamese-face")
+            .with_inner_size([1280.0, 800.0])
+            .with_min_inner_size([800.0, 500.0])
+            .with_drag_and_drop(true),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "Siamese Face",
+        options,
+        Box::new(move |cc| Ok(Box::new(SiameseApp::new(&cc.egui_ctx, &args, cc.storage)))),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}

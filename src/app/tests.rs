@@ -1,0 +1,155 @@
+//! GUI tests: the real app rendered headless with egui_kittest on a wgpu adapter (Mesa's
+//! lavapipe on machines without a GPU). They fail if nothing can be rendered.
+
+use std::time::{Duration, Instant};
+
+use eframe::egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use siamese_face::Dataset;
+use siamese_face::backend::{self, BackendRequest};
+
+use super::{SiameseApp, sample_dataset_dir};
+
+fn sample() -> Dataset {
+    let dir = sample_dataset_dir().expect("assets/sample-faces is part of the repository");
+    Dataset::open(dir).expect("the shipped sample opens")
+}
+
+fn harness(dataset: Dataset) -> Harness<'static, Option<SiameseApp>> {
+    let cpu = backend::select_from(BackendRequest::Cpu, vec![]).unwrap();
+    let mut dataset = Some(dataset);
+    Harness::builder()
+        .with_size([1280.0, 800.0])
+        .wgpu()
+        .build_ui_state(
+            move |ui, app: &mut Option<SiameseApp>| {
+                // Built on the first frame, so its worker threads wake this harness's context.
+                let app = app.get_or_insert_with(|| {
+                    SiameseApp::with_dataset(ui.ctx(), dataset.take().unwrap(), cpu.clone())
+                });
+                app.show(ui);
+            },
+            None,
+        )
+}
+
+/// Steps until the thumbnail workers are done (they run on real threads).
+fn wait_for_thumbnails(harness: &mut Harness<'static, Option<SiameseApp>>) {
+    let start = Instant::now();
+    loop {
+        harness.step();
+        let thumbs = harness.state().as_ref().unwrap().dataset.thumbnails();
+        if thumbs.pending() == 0 && thumbs.ready() > 0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "thumbnails never arrived"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    harness.run_steps(2);
+}
+
+fn save(image: &image::RgbaImage, name: &str) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/gui-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    image.save(dir.join(name)).unwrap();
+}
+
+/// Distinct colours in a rendered frame: a blank or failed render has one or two.
+fn distinct_colours(image: &image::RgbaImage) -> usize {
+    let mut colours: Vec<[u8; 4]> = image.pixels().step_by(7).map(|p| p.0).collect();
+    colours.sort_unstable();
+    colours.dedup();
+    colours.len()
+}
+
+#[test]
+fn dataset_panel_renders_the_sample() {
+    let mut harness = harness(sample());
+    harness.run_steps(3);
+    harness
+        .state_mut()
+        .as_mut()
+        .unwrap()
+        .dataset
+        .select_person("Laura_Bush");
+    wait_for_thumbnails(&mut harness);
+
+    harness.get_by_label("Images per person");
+    harness.get_by_label("plain <person>/<image> folder");
+    harness.get_by_label("Serena Williams  (5)");
+    harness.get_by_label("Laura Bush");
+    let thumbs = harness.state().as_ref().unwrap().dataset.thumbnails();
+    // Six list icons plus Laura Bush's five photos (her first is shared with the list).
+    assert_eq!(thumbs.ready(), 10);
+
+    let image = harness.render().expect("the GUI renders on a wgpu adapter");
+    assert_eq!((image.width(), image.height()), (1280, 800));
+    assert!(distinct_colours(&image) > 500, "the frame looks blank");
+    save(&image, "dataset_panel.png");
+}
+
+#[test]
+fn navigation_shows_honest_placeholders() {
+    let mut harness = harness(sample());
+    harness.run_steps(2);
+    harness
+        .get_by_role_and_label(Role::Button, "Detection")
+        .click();
+    harness.run_steps(2);
+    harness.get_by_label("Not built yet.");
+    harness
+        .get_by_role_and_label(Role::Button, "Dataset")
+        .click();
+    harness.run_steps(2);
+    harness.get_by_label("Pair lists");
+}
+
+#[test]
+fn search_filters_the_people_list() {
+    let mut harness = harness(sample());
+    harness.run_steps(2);
+    harness.get_by_label("Search people").focus();
+    harness.run_steps(1);
+    harness.get_by_label("Search people").type_text("koiz");
+    harness.run_steps(3);
+    harness.get_by_label("1 shown");
+    harness.get_by_label("Junichiro Koizumi  (5)");
+    assert!(harness.query_by_label("Colin Powell  (5)").is_none());
+}
+
+#[test]
+fn dataset_panel_renders_lfw() {
+    let Some(lfw) = lfw_dir() else {
+        return;
+    };
+    let mut harness = harness(Dataset::open(lfw).unwrap());
+    harness.run_steps(3);
+    harness.get_by_label("LFW (official lists)");
+    harness.get_by_label("13233");
+    harness.get_by_label("pairsDevTrain");
+    wait_for_thumbnails(&mut harness);
+    let image = harness.render().expect("the GUI renders on a wgpu adapter");
+    assert!(distinct_colours(&image) > 500, "the frame looks blank");
+    save(&image, "dataset_panel_lfw.png");
+}
+
+/// `../shared/data/lfw` from the repository root, or a loud failure that says how to get it.
+/// `SIAMESE_FACE_SKIP_LFW=1` skips such tests explicitly (and says so) instead.
+fn lfw_dir() -> Option<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/lfw");
+    if dir.join("pairs.txt").is_file() {
+        return Some(dir);
+    }
+    if std::env::var_os("SIAMESE_FACE_SKIP_LFW").is_some() {
+        eprintln!("SKIPPED: LFW not found at {}", dir.display());
+        return None;
+    }
+    panic!(
+        "this test needs LFW at {} (see README: Getting LFW); set SIAMESE_FACE_SKIP_LFW=1 to skip it",
+        dir.display()
+    );
+}

@@ -1,0 +1,101 @@
+//! Micro-benchmarks that choose between compute backends.
+//!
+//! The network is the one the stack probe used (docs/stack.md): batch of 32 triplets of
+//! 3x100x100 inputs, four stride-2 3x3 convolutions, a dense layer to 128, L2 normalisation,
+//! triplet margin loss and an Adam step: small, but the same kind of work as training.
+
+use std::time::{Duration, Instant};
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::loss::{Reduction, TripletMarginLossConfig};
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Distribution, Tensor};
+use serde::Serialize;
+
+#[derive(Module, Debug)]
+pub struct ProbeNet {
+    convs: Vec<Conv2d>,
+    fc: Linear,
+}
+
+impl ProbeNet {
+    pub fn new(device: &Device) -> Self {
+        let widths = [3, 16, 32, 64, 128];
+        let convs = widths
+            .windows(2)
+            .map(|w| {
+                Conv2dConfig::new([w[0], w[1]], [3, 3])
+                    .with_stride([2, 2])
+                    .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                    .init(device)
+            })
+            .collect();
+        // 100 -> 50 -> 25 -> 13 -> 7.
+        let fc = LinearConfig::new(128 * 7 * 7, 128).init(device);
+        ProbeNet { convs, fc }
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let x = self.convs.iter().fold(x, |x, conv| relu(conv.forward(x)));
+        let x = self.fc.forward(x.flatten::<2>(1, 3));
+        let norm = x.clone().powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-12);
+        x / norm
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepTiming {
+    pub backend: String,
+    pub batch: usize,
+    pub first_step_s: f64,
+    pub median_step_s: f64,
+    pub steps_per_s: f64,
+    pub triplets_per_s: f64,
+}
+
+/// Times `steps` training steps of [`ProbeNet`] on `device` (after one untimed warm-up step,
+/// reported separately since GPU backends compile kernels then).
+pub fn training_steps(name: &str, device: &Device, batch: usize, steps: usize) -> StepTiming {
+    let device = device.clone().autodiff();
+    let mut model = ProbeNet::new(&device);
+    let mut optim = AdamConfig::new().init();
+    let loss_fn = TripletMarginLossConfig::new().with_margin(0.2).init();
+    let mut times: Vec<Duration> = Vec::with_capacity(steps + 1);
+    for _ in 0..=steps {
+        let input = || {
+            Tensor::<4>::random(
+                [batch, 3, 100, 100],
+                Distribution::Uniform(0.0, 1.0),
+                &device,
+            )
+        };
+        let start = Instant::now();
+        let (a, p, n) = (
+            model.forward(input()),
+            model.forward(input()),
+            model.forward(input()),
+        );
+        let loss = loss_fn.forward(a, p, n, Reduction::Mean);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(1e-3, model, grads);
+        // Reading a parameter back waits for the step to finish on asynchronous backends.
+        let _: f32 = model.fc.weight.val().slice([0..1, 0..1]).into_scalar();
+        times.push(start.elapsed());
+    }
+    let first = times.remove(0).as_secs_f64();
+    times.sort();
+    let median = times
+        .get(times.len() / 2)
+        .map_or(first, Duration::as_secs_f64);
+    StepTiming {
+        backend: name.to_owned(),
+        batch,
+        first_step_s: first,
+        median_step_s: median,
+        steps_per_s: 1.0 / median,
+        triplets_per_s: batch as f64 / median,
+    }
+}

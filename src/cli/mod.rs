@@ -1,0 +1,89 @@
+//! The command line: a thin layer over the library, for scripts, tests and benchmarks.
+
+mod backend_cmd;
+mod bench_cmd;
+mod dataset_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use siamese_face::backend::{BACKEND_ENV, BackendRequest};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "siamese-face",
+    version,
+    about = "Face recognition with a Siamese network trained by triplet loss.",
+    long_about = "Face recognition with a Siamese network trained by triplet loss.\n\n\
+                  Without a subcommand the desktop app opens; each subcommand runs headless."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides it.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Compute backend: auto (wgpu on a hardware GPU, else CPU), wgpu or cpu.
+    #[arg(long, global = true, value_name = "auto|wgpu|cpu", env = BACKEND_ENV)]
+    pub backend: Option<BackendRequest>,
+    /// Dataset folder the app opens at start (instead of the last one used).
+    #[arg(long, value_name = "DIR")]
+    pub dataset: Option<PathBuf>,
+}
+
+impl GlobalArgs {
+    pub fn backend_request(&self) -> BackendRequest {
+        self.backend.unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Inspect a dataset folder.
+    #[command(subcommand)]
+    Dataset(dataset_cmd::DatasetCommand),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(bench_cmd::BenchCommand),
+    /// Show the graphics adapters found and the compute backend that would be used.
+    Backend {
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    // wgpu and naga are chatty at info level while probing adapters.
+    let default = format!("{level},wgpu_core=warn,wgpu_hal=error,naga=warn");
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default))
+        .format_timestamp(None)
+        .init();
+}
+
+pub fn run(command: Command, global: &GlobalArgs) -> ExitCode {
+    let result = match command {
+        Command::Dataset(cmd) => dataset_cmd::run(cmd),
+        Command::Bench(cmd) => bench_cmd::run(cmd),
+        Command::Backend { json } => backend_cmd::run(global.backend_request(), json),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

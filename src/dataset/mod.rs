@@ -1,0 +1,333 @@
+//! Face datasets on disk: the official LFW layout, the Kaggle "lfw-dataset" CSV layout, and
+//! any plain `<root>/<person>/<image>` folder.
+//!
+//! [`Dataset::open`] scans the images, parses every protocol list it finds and validates each
+//! list against the images that are actually there. Problems with a list (a malformed line, an
+//! image that does not exist) are recorded in its [`ListReport`], never turned into a panic;
+//! only an unreadable folder or list is an error.
+
+mod layout;
+mod pairs;
+mod people;
+mod summary;
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+pub use layout::Layout;
+pub use pairs::{ImageRef, Pair, PairList};
+pub use people::PeopleList;
+pub use summary::{DatasetSummary, ListSummary};
+
+/// Image file extensions the scanner accepts (lower case).
+pub const IMAGE_EXTENSIONS: &[&str] = &[
+    "jpg", "jpeg", "png", "bmp", "gif", "tif", "tiff", "webp", "pgm", "ppm", "pnm",
+];
+
+/// How many examples of each problem a report keeps.
+const MAX_EXAMPLES: usize = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    #[error("dataset folder {0} does not exist")]
+    NotFound(PathBuf),
+    #[error("{0} is not a folder")]
+    NotADirectory(PathBuf),
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read list {path}: {reason}")]
+    UnreadableList { path: PathBuf, reason: String },
+    #[error("no face images found under {0} (expected <person>/<image> folders)")]
+    NoImages(PathBuf),
+    #[error("{0}")]
+    Split(String),
+}
+
+pub type Result<T, E = DatasetError> = std::result::Result<T, E>;
+
+/// One image of a person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageEntry {
+    pub path: PathBuf,
+    /// The LFW image number parsed from `<Name>_NNNN.ext`, when the file is named that way.
+    pub number: Option<u32>,
+}
+
+/// A person (identity) and their images, sorted by file name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub name: String,
+    pub images: Vec<ImageEntry>,
+}
+
+/// A line of a list that could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed {
+    /// 1-based line number in the list file (or row number in a CSV, header included).
+    pub line: usize,
+    pub text: String,
+    pub reason: String,
+}
+
+/// What validating one list against the images found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListReport {
+    /// Distinct images the list names that are not on disk.
+    pub missing_files: usize,
+    /// The first few missing images, as the path they were expected at.
+    pub missing_examples: Vec<PathBuf>,
+    pub malformed: Vec<Malformed>,
+    /// Lines beyond the examples in `malformed` are only counted.
+    pub malformed_count: usize,
+    /// Disagreements between a list's header and its content, and similar notes.
+    pub warnings: Vec<String>,
+}
+
+/// A parsed pair list with its validation report.
+#[derive(Debug, Clone)]
+pub struct PairListEntry {
+    pub list: PairList,
+    pub report: ListReport,
+}
+
+/// A parsed people list with its validation report.
+#[derive(Debug, Clone)]
+pub struct PeopleListEntry {
+    pub list: PeopleList,
+    pub report: ListReport,
+}
+
+/// Disjoint sets of identities for training and testing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentitySplit {
+    pub train: BTreeSet<String>,
+    pub test: BTreeSet<String>,
+}
+
+/// A dataset found on disk.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// The folder the user chose.
+    pub root: PathBuf,
+    pub layout: Layout,
+    /// The folder that holds the `<person>/` folders.
+    pub image_root: PathBuf,
+    /// People with at least one image, sorted by name.
+    pub people: Vec<Person>,
+    pub pair_lists: Vec<PairListEntry>,
+    pub people_lists: Vec<PeopleListEntry>,
+    /// Things worth telling the user that are not errors (stray files, skipped folders).
+    pub warnings: Vec<String>,
+    by_name: HashMap<String, usize>,
+}
+
+impl Dataset {
+    /// Opens `root`, recognises its layout, scans the images and parses and validates every
+    /// list found.
+    pub fn open(root: impl AsRef<Path>) -> Result<Self> {
+        let root = root.as_ref().to_path_buf();
+        // Absolute, so the app can remember it whatever the working directory next time.
+        let root = std::fs::canonicalize(&root).unwrap_or(root);
+        if !root.exists() {
+            return Err(DatasetError::NotFound(root));
+        }
+        if !root.is_dir() {
+            return Err(DatasetError::NotADirectory(root));
+        }
+        let found = layout::detect(&root)?;
+        let mut warnings = Vec::new();
+        let people = layout::scan_people(&found.image_root, &mut warnings)?;
+        if people.is_empty() {
+            return Err(DatasetError::NoImages(found.image_root));
+        }
+        let by_name = people
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.name.clone(), i))
+            .collect();
+        let mut dataset = Dataset {
+            root,
+            layout: found.layout,
+            image_root: found.image_root,
+            people,
+            pair_lists: Vec::new(),
+            people_lists: Vec::new(),
+            warnings,
+            by_name,
+        };
+        for source in &found.pair_sources {
+            let (list, report) = source.parse()?;
+            let report = dataset.validate_pairs(&list, report);
+            dataset.pair_lists.push(PairListEntry { list, report });
+        }
+        for source in &found.people_sources {
+            let (list, report) = source.parse()?;
+            let report = dataset.validate_people(&list, report);
+            dataset.people_lists.push(PeopleListEntry { list, report });
+        }
+        Ok(dataset)
+    }
+
+    pub fn person(&self, name: &str) -> Option<&Person> {
+        self.by_name.get(name).map(|&i| &self.people[i])
+    }
+
+    pub fn image_count(&self) -> usize {
+        self.people.iter().map(|p| p.images.len()).sum()
+    }
+
+    pub fn people_with_at_least(&self, n: usize) -> usize {
+        self.people.iter().filter(|p| p.images.len() >= n).count()
+    }
+
+    pub fn pair_list(&self, name: &str) -> Option<&PairListEntry> {
+        self.pair_lists.iter().find(|e| e.list.name == name)
+    }
+
+    pub fn people_list(&self, name: &str) -> Option<&PeopleListEntry> {
+        self.people_lists.iter().find(|e| e.list.name == name)
+    }
+
+    /// The file an image reference points at, or `None` if it is not in the dataset.
+    pub fn resolve(&self, image: &ImageRef) -> Option<&Path> {
+        self.person(&image.person)?
+            .images
+            .iter()
+            .find(|e| e.number == Some(image.number))
+            .map(|e| e.path.as_path())
+    }
+
+    /// Where an image reference would be if it existed: `<image_root>/<Name>/<Name>_NNNN.jpg`.
+    pub fn expected_path(&self, image: &ImageRef) -> PathBuf {
+        self.image_root
+            .join(&image.person)
+            .join(format!("{}_{:04}.jpg", image.person, image.number))
+    }
+
+    /// The DevTrain / DevTest identity split of LFW View 1 (peopleDevTrain, peopleDevTest).
+    /// The two sets are checked to be disjoint.
+    pub fn dev_split(&self) -> Result<IdentitySplit> {
+        let names = |list: &str| -> Result<BTreeSet<String>> {
+            let entry = self.people_list(list).ok_or_else(|| {
+                DatasetError::Split(format!(
+                    "the dataset at {} has no {list} list",
+                    self.root.display()
+                ))
+            })?;
+            Ok(entry.list.names().map(str::to_owned).collect())
+        };
+        let split = IdentitySplit {
+            train: names("peopleDevTrain")?,
+            test: names("peopleDevTest")?,
+        };
+        let shared: Vec<_> = split.train.intersection(&split.test).take(3).collect();
+        if !shared.is_empty() {
+            return Err(DatasetError::Split(format!(
+                "peopleDevTrain and peopleDevTest share identities, e.g. {shared:?}"
+            )));
+        }
+        Ok(split)
+    }
+
+    /// The people of each fold of View 2 (people.txt), for per-fold identity splits.
+    pub fn view2_people_folds(&self) -> Option<&[Vec<(String, u32)>]> {
+        self.people_list("people").map(|e| e.list.folds.as_slice())
+    }
+
+    fn validate_pairs(&self, list: &PairList, mut report: ListReport) -> ListReport {
+        let mut missing = BTreeSet::new();
+        for pair in &list.pairs {
+            for image in [&pair.a, &pair.b] {
+                if self.resolve(image).is_none() {
+                    missing.insert(image.clone());
+                }
+            }
+        }
+        report.missing_files = missing.len();
+        report.missing_examples = missing
+            .iter()
+            .take(MAX_EXAMPLES)
+            .map(|image| self.expected_path(image))
+            .collect();
+        report
+    }
+
+    fn validate_people(&self, list: &PeopleList, mut report: ListReport) -> ListReport {
+        let mut absent = 0;
+        let mut short = 0;
+        for (name, count) in list.folds.iter().flatten() {
+            match self.person(name) {
+                None => {
+                    absent += 1;
+                    if report.missing_examples.len() < MAX_EXAMPLES {
+                        report.missing_examples.push(self.image_root.join(name));
+                    }
+                }
+                Some(p) if p.images.len() < *count as usize => short += 1,
+                Some(_) => {}
+            }
+        }
+        report.missing_files = absent;
+        if short > 0 {
+            report.warnings.push(format!(
+                "{short} people have fewer images on disk than the list says"
+            ));
+        }
+        report
+    }
+}
+
+impl ListReport {
+    pub(crate) fn malformed(&mut self, line: usize, text: &str, reason: impl Into<String>) {
+        self.malformed_count += 1;
+        if self.malformed.len() < MAX_EXAMPLES {
+            self.malformed.push(Malformed {
+                line,
+                text: text.to_owned(),
+                reason: reason.into(),
+            });
+        }
+    }
+
+    /// True when the list can be used as it is: nothing missing, nothing malformed.
+    pub fn is_clean(&self) -> bool {
+        self.missing_files == 0 && self.malformed_count == 0
+    }
+}
+
+/// Reads a list file as text, turning any failure into [`DatasetError::UnreadableList`].
+pub(crate) fn read_list(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| DatasetError::UnreadableList {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    String::from_utf8(bytes).map_err(|_| DatasetError::UnreadableList {
+        path: path.to_path_buf(),
+        reason: "not UTF-8 text".into(),
+    })
+}
+
+/// Parses a 1-based image number as written in the LFW lists.
+pub(crate) fn parse_image_number(field: &str) -> std::result::Result<u32, String> {
+    match field.trim().parse::<u32>() {
+        Ok(0) => Err("image numbers are 1-based; got 0".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{:?} is not an image number", field.trim())),
+    }
+}
+
+/// Parses the number at the end of an LFW file stem: `George_W_Bush_0003` -> 3.
+pub(crate) fn number_from_stem(stem: &str, person: &str) -> Option<u32> {
+    let digits = stem.strip_prefix(person)?.strip_prefix('_')?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+#[cfg(test)]
+mod tests;
