@@ -104,11 +104,12 @@ impl fmt::Display for BackendSelection {
     }
 }
 
-/// Lists the adapters wgpu can see on every graphics API. Takes a few hundred milliseconds
+/// Lists the adapters wgpu can see on its primary APIs (Vulkan, Metal, DX12); GL is left out,
+/// as Burn does not pick it by itself and it only duplicates the same devices. Takes a few hundred milliseconds
 /// (it loads the Vulkan/GL drivers), so the GUI calls it off the UI thread.
 pub fn probe_adapters() -> Vec<AdapterSummary> {
     let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
-    let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+    let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::PRIMARY));
     let mut seen: Vec<AdapterSummary> = adapters
         .iter()
         .map(|a| {

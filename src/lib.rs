@@ -7,5 +7,7 @@ pub mod backend;
 pub mod bench;
 pub mod dataset;
 pub mod imageio;
+#[doc(hidden)]
+pub mod test_support;
 
 pub use dataset::{Dataset, Layout};

@@ -6,7 +6,7 @@ use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use eframe::egui;
-use egui_plot::{Bar, BarChart, GridMark, Plot, PlotPoint, Text};
+use egui_plot::{AxisHints, Bar, BarChart, GridMark, Plot, PlotPoint, Text};
 use siamese_face::Dataset;
 use siamese_face::dataset::ListReport;
 
@@ -413,9 +413,9 @@ impl DatasetPanel {
             .allow_drag(false)
             .allow_scroll(false)
             .show_grid([false, true])
-            .x_axis_label("images per person")
             .y_axis_label("people")
-            // One mark per bucket, labelled with the bucket's range.
+            // One mark per bucket, labelled with the bucket's range; bars are ~50 px apart,
+            // closer than the default label spacing allows.
             .x_grid_spacer(|_| {
                 (0..BUCKETS.len())
                     .map(|i| GridMark {
@@ -424,12 +424,17 @@ impl DatasetPanel {
                     })
                     .collect()
             })
-            .x_axis_formatter(|mark, _| {
-                BUCKETS
-                    .get(mark.value.round().max(0.0) as usize)
-                    .map(|b| b.0.to_owned())
-                    .unwrap_or_default()
-            })
+            .custom_x_axes(vec![
+                AxisHints::new_x()
+                    .label("images per person")
+                    .label_spacing(20.0..=30.0)
+                    .formatter(|mark, _| {
+                        BUCKETS
+                            .get(mark.value.round().max(0.0) as usize)
+                            .map(|b| b.0.to_owned())
+                            .unwrap_or_default()
+                    }),
+            ])
             .include_x(-0.6)
             .include_x(BUCKETS.len() as f64 - 0.4)
             .include_y(0.0)

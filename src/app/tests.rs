@@ -8,6 +8,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use siamese_face::Dataset;
 use siamese_face::backend::{self, BackendRequest};
+use siamese_face::test_support::lfw_dir;
 
 use super::{SiameseApp, sample_dataset_dir};
 
@@ -135,21 +136,4 @@ fn dataset_panel_renders_lfw() {
     let image = harness.render().expect("the GUI renders on a wgpu adapter");
     assert!(distinct_colours(&image) > 500, "the frame looks blank");
     save(&image, "dataset_panel_lfw.png");
-}
-
-/// `../shared/data/lfw` from the repository root, or a loud failure that says how to get it.
-/// `SIAMESE_FACE_SKIP_LFW=1` skips such tests explicitly (and says so) instead.
-fn lfw_dir() -> Option<std::path::PathBuf> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/lfw");
-    if dir.join("pairs.txt").is_file() {
-        return Some(dir);
-    }
-    if std::env::var_os("SIAMESE_FACE_SKIP_LFW").is_some() {
-        eprintln!("SKIPPED: LFW not found at {}", dir.display());
-        return None;
-    }
-    panic!(
-        "this test needs LFW at {} (see README: Getting LFW); set SIAMESE_FACE_SKIP_LFW=1 to skip it",
-        dir.display()
-    );
 }
