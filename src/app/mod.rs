@@ -66,7 +66,7 @@ struct Persisted {
 /// The compute backend, probed once off the UI thread at start.
 enum BackendStatus {
     Probing(mpsc::Receiver<Result<BackendSelection, String>>),
-    Ready(BackendSelection),
+    Ready(Box<BackendSelection>),
     Failed(String),
 }
 
@@ -90,7 +90,7 @@ impl BackendStatus {
             match rx.try_recv() {
                 Ok(Ok(selection)) => {
                     log::info!("compute backend: {selection}");
-                    *self = BackendStatus::Ready(selection);
+                    *self = BackendStatus::Ready(Box::new(selection));
                 }
                 Ok(Err(e)) => *self = BackendStatus::Failed(e),
                 Err(mpsc::TryRecvError::Empty) => {}
@@ -160,7 +160,7 @@ impl SiameseApp {
         SiameseApp {
             page: Page::Dataset,
             dataset: panel,
-            backend: BackendStatus::Ready(backend),
+            backend: BackendStatus::Ready(Box::new(backend)),
         }
     }
 
