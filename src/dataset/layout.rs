@@ -57,29 +57,21 @@ const LFW_DIRS: &[&str] = &[
 
 pub(crate) fn detect(root: &Path) -> Result<Found> {
     let image_root = find_image_root(root)?;
+    // The official lists win when both kinds are present (the CSVs are copies of them).
     let official = PairSource::official(root);
-    if !official.is_empty() {
-        return Ok(Found {
-            layout: Layout::Lfw,
-            image_root,
-            pair_sources: official,
-            people_sources: PeopleSource::official(root),
-        });
-    }
     let kaggle = PairSource::kaggle(root);
-    if !kaggle.is_empty() {
-        return Ok(Found {
-            layout: Layout::Kaggle,
-            image_root,
-            pair_sources: kaggle,
-            people_sources: PeopleSource::kaggle(root),
-        });
-    }
+    let (layout, pair_sources, people_sources) = if !official.is_empty() {
+        (Layout::Lfw, official, PeopleSource::official(root))
+    } else if !kaggle.is_empty() {
+        (Layout::Kaggle, kaggle, PeopleSource::kaggle(root))
+    } else {
+        (Layout::Folder, Vec::new(), Vec::new())
+    };
     Ok(Found {
-        layout: Layout::Folder,
+        layout,
         image_root,
-        pair_sources: Vec::new(),
-        people_sources: Vec::new(),
+        pair_sources,
+        people_sources,
     })
 }
 
