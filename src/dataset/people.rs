@@ -103,11 +103,12 @@ pub fn parse_people_txt(name: &str, text: &str) -> (PeopleList, ListReport) {
     let mut folds = Vec::new();
     let header = lines.first().and_then(|(_, l)| number(l));
     let multi_fold = header.is_some() && lines.get(1).and_then(|(_, l)| number(l)).is_some();
-    let mut rest = &lines[lines.len().min(1)..];
-    if header.is_none() {
-        // No header: read every line as an entry.
-        rest = &lines[..];
-    }
+    // Without a header every line is an entry.
+    let mut rest = if header.is_some() {
+        &lines[1..]
+    } else {
+        &lines[..]
+    };
     if multi_fold {
         while let Some(((line, count_text), tail)) = rest.split_first() {
             let Some(count) = number(count_text) else {
