@@ -39,6 +39,7 @@ struct Loading {
 pub struct DatasetPanel {
     dataset: Option<Arc<Dataset>>,
     histogram: Vec<usize>,
+    split_note: Option<String>,
     loading: Option<Loading>,
     loaded_in: Option<Duration>,
     error: Option<String>,
@@ -57,6 +58,7 @@ impl DatasetPanel {
         DatasetPanel {
             dataset: None,
             histogram: Vec::new(),
+            split_note: None,
             loading: None,
             loaded_in: None,
             error: None,
@@ -121,6 +123,14 @@ impl DatasetPanel {
                     .count()
             })
             .collect();
+        // Built once here: the split collects thousands of names, too much for every frame.
+        self.split_note = dataset.dev_split().ok().map(|split| {
+            format!(
+                "Identity split for training: {} DevTrain people, {} DevTest people, disjoint.",
+                split.train.len(),
+                split.test.len()
+            )
+        });
         self.path_input = dataset.root.display().to_string();
         self.dataset = Some(Arc::new(dataset));
         self.selected = None;
@@ -367,12 +377,8 @@ impl DatasetPanel {
         } else {
             people_lists_table(ui, ds);
         }
-        if let Ok(split) = ds.dev_split() {
-            ui.label(format!(
-                "Identity split for training: {} DevTrain people, {} DevTest people, disjoint.",
-                split.train.len(),
-                split.test.len()
-            ));
+        if let Some(note) = &self.split_note {
+            ui.label(note);
         }
     }
 

@@ -132,6 +132,9 @@ fn dataset_panel_renders_lfw() {
     harness.get_by_label("LFW (official lists)");
     harness.get_by_label("13233");
     harness.get_by_label("pairsDevTrain");
+    harness.get_by_label(
+        "Identity split for training: 4038 DevTrain people, 1711 DevTest people, disjoint.",
+    );
     wait_for_thumbnails(&mut harness);
     let image = harness.render().expect("the GUI renders on a wgpu adapter");
     assert!(distinct_colours(&image) > 500, "the frame looks blank");
