@@ -105,8 +105,9 @@ impl fmt::Display for BackendSelection {
 }
 
 /// Lists the adapters wgpu can see on its primary APIs (Vulkan, Metal, DX12); GL is left out,
-/// as Burn does not pick it by itself and it only duplicates the same devices. Takes a few hundred milliseconds
-/// (it loads the Vulkan/GL drivers), so the GUI calls it off the UI thread.
+/// as Burn does not pick it by itself and it only duplicates the same devices. It loads the
+/// graphics drivers (tens of milliseconds here, more on a real GPU), so the GUI calls it off
+/// the UI thread.
 pub fn probe_adapters() -> Vec<AdapterSummary> {
     let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
     let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::PRIMARY));
