@@ -99,3 +99,73 @@ pub fn training_steps(name: &str, device: &Device, batch: usize, steps: usize) -
         triplets_per_s: batch as f64 / median,
     }
 }
+
+/// Per-image detection times.
+#[derive(Debug, Clone, Serialize)]
+pub struct DetectTiming {
+    pub backend: String,
+    pub images: usize,
+    pub faces: usize,
+    pub median_ms: f64,
+    pub mean_ms: f64,
+    pub p90_ms: f64,
+}
+
+/// Times MTCNN on each of `images` (already decoded, so only detection is measured), after
+/// detecting on the first few untimed to warm up.
+pub fn detection(
+    name: &str,
+    detector: &crate::detect::Detector,
+    images: &[image::RgbImage],
+    cfg: &crate::detect::DetectorConfig,
+) -> Result<DetectTiming, crate::detect::DetectError> {
+    for img in images.iter().take(5) {
+        detector.detect(img, cfg)?;
+    }
+    let mut times = Vec::with_capacity(images.len());
+    let mut faces = 0;
+    for img in images {
+        let start = Instant::now();
+        faces += detector.detect(img, cfg)?.faces.len();
+        times.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    let pick = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+    Ok(DetectTiming {
+        backend: name.to_string(),
+        images: images.len(),
+        faces,
+        median_ms: pick(0.5),
+        mean_ms: times.iter().sum::<f64>() / times.len() as f64,
+        p90_ms: pick(0.9),
+    })
+}
+
+/// Every image of `dataset` as a path relative to its image root ('/'-separated), in plain
+/// string order: the order `sorted()` gives in Python, which the reference scripts use.
+pub fn sorted_images(dataset: &crate::Dataset) -> Vec<String> {
+    let mut paths: Vec<String> = dataset
+        .people
+        .iter()
+        .flat_map(|p| p.images.iter())
+        .filter_map(|img| {
+            let rel = img.path.strip_prefix(&dataset.image_root).ok()?;
+            Some(
+                rel.components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/"),
+            )
+        })
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// `n` images spread evenly over `sorted` (index i * len / n), as the reference script picks.
+pub fn spread_sample(sorted: &[String], n: usize) -> Vec<String> {
+    let n = n.min(sorted.len());
+    (0..n)
+        .map(|i| sorted[i * sorted.len() / n].clone())
+        .collect()
+}

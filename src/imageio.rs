@@ -53,6 +53,30 @@ pub fn thumbnail(path: &Path, max_side: u32) -> Result<RgbaImage, ImageLoadError
     Ok(load(path)?.thumbnail(max_side, max_side).into_rgba8())
 }
 
+/// Writes `img` as PNG atomically: to a temporary file beside `path`, then renamed over
+/// it, so readers (and a crash) never see a half-written file.
+pub fn save_png_atomic(img: &RgbImage, path: &Path) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut buf), image::ImageFormat::Png)
+        .map_err(std::io::Error::other)?;
+    write_atomic(path, &buf)
+}
+
+/// Writes `bytes` to `path` via a uniquely named temporary file in the same folder and a
+/// rename (atomic on one filesystem).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 fn load(path: &Path) -> Result<image::DynamicImage, ImageLoadError> {
     let bytes = std::fs::read(path).map_err(|source| ImageLoadError::Open {
         path: path.to_path_buf(),

@@ -5,8 +5,11 @@
 
 pub mod backend;
 pub mod bench;
+pub mod crop;
 pub mod dataset;
+pub mod detect;
 pub mod imageio;
+pub mod preprocess;
 #[doc(hidden)]
 pub mod test_support;
 

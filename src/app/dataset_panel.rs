@@ -72,6 +72,11 @@ impl DatasetPanel {
         }
     }
 
+    /// The open dataset, if any.
+    pub fn dataset(&self) -> Option<&Arc<Dataset>> {
+        self.dataset.as_ref()
+    }
+
     /// The folder of the open dataset (what the app remembers between runs).
     pub fn current_dir(&self) -> Option<&Path> {
         self.dataset.as_ref().map(|d| d.root.as_path())

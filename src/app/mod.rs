@@ -5,6 +5,7 @@
 //! channel, so the UI thread only draws.
 
 mod dataset_panel;
+mod detection_panel;
 mod placeholder;
 mod thumbnails;
 
@@ -20,6 +21,7 @@ use siamese_face::backend::{self, BackendRequest, BackendSelection};
 
 use crate::cli::GlobalArgs;
 use dataset_panel::DatasetPanel;
+use detection_panel::DetectionPanel;
 
 /// The panels named by the design, in navigation order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -105,6 +107,7 @@ impl BackendStatus {
 pub struct SiameseApp {
     page: Page,
     dataset: DatasetPanel,
+    detection: DetectionPanel,
     backend: BackendStatus,
 }
 
@@ -144,6 +147,7 @@ impl SiameseApp {
         SiameseApp {
             page: persisted.page,
             dataset,
+            detection: DetectionPanel::new(ctx),
             backend: BackendStatus::probe(args.backend_request(), ctx),
         }
     }
@@ -160,6 +164,7 @@ impl SiameseApp {
         SiameseApp {
             page: Page::Dataset,
             dataset: panel,
+            detection: DetectionPanel::new(ctx),
             backend: BackendStatus::Ready(Box::new(backend)),
         }
     }
@@ -168,14 +173,20 @@ impl SiameseApp {
     pub fn show(&mut self, ui: &mut egui::Ui) {
         self.backend.poll();
         self.dataset.poll(ui.ctx());
+        self.detection.poll(ui.ctx());
 
         egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar(ui));
         egui::Panel::left("navigation")
             .resizable(false)
             .default_size(150.0)
             .show(ui, |ui| self.navigation(ui));
+        let device = match &self.backend {
+            BackendStatus::Ready(sel) => Some(&sel.device),
+            _ => None,
+        };
         egui::CentralPanel::default().show(ui, |ui| match self.page {
             Page::Dataset => self.dataset.ui(ui),
+            Page::Detection => self.detection.ui(ui, self.dataset.dataset(), device),
             other => placeholder::ui(ui, other),
         });
     }

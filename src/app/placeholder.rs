@@ -6,10 +6,6 @@ use super::Page;
 
 fn plan(page: Page) -> &'static str {
     match page {
-        Page::Detection => {
-            "MTCNN face detection on any image, with boxes, scores and landmarks drawn, \
-             threshold sliders, and 100x100 face crops."
-        }
         Page::Triplets => {
             "Anchor / positive / negative triplets of face crops from the training identities: \
              generate, preview, save and load as .npy."
@@ -26,7 +22,7 @@ fn plan(page: Page) -> &'static str {
             "Accuracy on the LFW test pairs: accuracy-vs-threshold curve, ROC, and the \
              misclassified pairs, updating live as the threshold moves."
         }
-        Page::Dataset => "",
+        Page::Dataset | Page::Detection => "",
     }
 }
 

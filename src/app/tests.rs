@@ -98,10 +98,16 @@ fn navigation_shows_honest_placeholders() {
     let mut harness = harness(sample());
     harness.run_steps(2);
     harness
-        .get_by_role_and_label(Role::Button, "Detection")
+        .get_by_role_and_label(Role::Button, "Triplets")
         .click();
     harness.run_steps(2);
     harness.get_by_label("Not built yet.");
+    harness
+        .get_by_role_and_label(Role::Button, "Detection")
+        .click();
+    harness.run_steps(2);
+    harness.get_by_label("Face crops");
+    assert!(harness.query_by_label("Not built yet.").is_none());
     harness
         .get_by_role_and_label(Role::Button, "Dataset")
         .click();
@@ -139,4 +145,73 @@ fn dataset_panel_renders_lfw() {
     let image = harness.render().expect("the GUI renders on a wgpu adapter");
     assert!(distinct_colours(&image) > 500, "the frame looks blank");
     save(&image, "dataset_panel_lfw.png");
+}
+
+/// Steps until the detection worker has answered.
+fn wait_for_detection(harness: &mut Harness<'static, Option<SiameseApp>>) {
+    let start = Instant::now();
+    loop {
+        harness.step();
+        if !harness.state().as_ref().unwrap().detection.is_busy() {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "detection never finished"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    harness.run_steps(2);
+}
+
+#[test]
+fn detection_panel_draws_the_faces_of_a_group_photo() {
+    let Some(lfw) = lfw_dir() else {
+        return;
+    };
+    let mut harness = harness(sample());
+    harness.run_steps(2);
+    harness
+        .get_by_role_and_label(Role::Button, "Detection")
+        .click();
+    harness.run_steps(2);
+    // Four people in one LFW photo (the reference finds four faces too).
+    let photo = lfw.join("lfw-deepfunneled/Roh_Moo-hyun/Roh_Moo-hyun_0002.jpg");
+    let cpu = burn::tensor::Device::flex();
+    harness
+        .state_mut()
+        .as_mut()
+        .unwrap()
+        .detection
+        .open(photo, &cpu);
+    wait_for_detection(&mut harness);
+    let app = harness.state().as_ref().unwrap();
+    assert_eq!(app.detection.faces_found(), Some(4));
+    harness.get_by_label_contains("4 face(s)");
+    harness.get_by_label_contains("kept for the dataset");
+    let image = harness.render().expect("the GUI renders on a wgpu adapter");
+    assert!(distinct_colours(&image) > 500, "the frame looks blank");
+    save(&image, "detection_panel.png");
+}
+
+#[test]
+fn detection_panel_reports_an_unreadable_file() {
+    let mut harness = harness(sample());
+    harness.run_steps(2);
+    harness
+        .get_by_role_and_label(Role::Button, "Detection")
+        .click();
+    harness.run_steps(2);
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("not-a-photo.jpg");
+    std::fs::write(&bad, "plain text").unwrap();
+    let cpu = burn::tensor::Device::flex();
+    harness
+        .state_mut()
+        .as_mut()
+        .unwrap()
+        .detection
+        .open(bad, &cpu);
+    wait_for_detection(&mut harness);
+    harness.get_by_label_contains("not an image in a supported format");
 }

@@ -1,12 +1,16 @@
-//! `siamese-face bench backends`: times a small triplet-loss training step on each compute
-//! backend compiled in, to choose the CPU backend by measurement.
+//! `siamese-face bench ...`: `backends` times a small triplet-loss training step on each
+//! compute backend compiled in (to choose the CPU backend by measurement); `detect` times
+//! MTCNN per image.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use burn::tensor::Device;
 use clap::Subcommand;
 use siamese_face::backend::{self, BackendKind, BackendRequest};
 use siamese_face::bench::{self, StepTiming};
+use siamese_face::detect::{Detector, DetectorConfig};
+use siamese_face::{Dataset, imageio};
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -25,15 +29,60 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Median MTCNN time per image on a spread of a dataset's images (decoding excluded).
+    Detect {
+        /// Dataset folder (LFW: 250x250 images).
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// Images timed, spread evenly over the sorted image list.
+        #[arg(long, default_value_t = 200)]
+        images: usize,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
-pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
-    let BenchCommand::Backends {
-        steps,
-        batch,
-        wgpu,
-        json,
-    } = cmd;
+pub fn run(cmd: BenchCommand, request: BackendRequest) -> anyhow::Result<ExitCode> {
+    match cmd {
+        BenchCommand::Backends {
+            steps,
+            batch,
+            wgpu,
+            json,
+        } => backends(steps, batch, wgpu, json),
+        BenchCommand::Detect { data, images, json } => detect(&data, images, request, json),
+    }
+}
+
+fn detect(data: &Path, n: usize, request: BackendRequest, json: bool) -> anyhow::Result<ExitCode> {
+    let dataset = Dataset::open(data)?;
+    let sample = bench::spread_sample(&bench::sorted_images(&dataset), n);
+    anyhow::ensure!(!sample.is_empty(), "{} holds no images", data.display());
+    let images = sample
+        .iter()
+        .map(|rel| imageio::load_rgb(&dataset.image_root.join(rel)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let selection = backend::select(request)?;
+    let detector = Detector::new(&selection.device)?;
+    let t = bench::detection(
+        &selection.label(),
+        &detector,
+        &images,
+        &DetectorConfig::default(),
+    )?;
+    if json {
+        println!("{}", serde_json::to_string(&t)?);
+    } else {
+        println!(
+            "{}: {} images, {} faces; per image median {:.1} ms, mean {:.1} ms, p90 {:.1} ms",
+            t.backend, t.images, t.faces, t.median_ms, t.mean_ms, t.p90_ms
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn backends(steps: usize, batch: usize, wgpu: bool, json: bool) -> anyhow::Result<ExitCode> {
     let mut devices: Vec<(String, Device)> = vec![("flex".into(), Device::flex())];
     #[cfg(feature = "ndarray-backend")]
     #[allow(deprecated)] // measured precisely because it is the deprecated alternative

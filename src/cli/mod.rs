@@ -2,7 +2,11 @@
 
 mod backend_cmd;
 mod bench_cmd;
+mod crop_cmd;
 mod dataset_cmd;
+mod detect_cmd;
+mod preprocess_cmd;
+mod weights_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -58,6 +62,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Find faces (MTCNN): boxes, probabilities and five landmarks per face.
+    Detect(detect_cmd::DetectArgs),
+    /// Cut the face crop used for training and verification out of an image.
+    Crop(crop_cmd::CropCmdArgs),
+    /// Detect and crop every image of a dataset once, into the crop cache.
+    Preprocess(preprocess_cmd::PreprocessArgs),
+    /// Convert upstream weight files (developer command; see scripts/fetch_weights.sh).
+    #[command(subcommand, hide = true)]
+    Weights(weights_cmd::WeightsCommand),
 }
 
 pub fn init_logging(verbose: u8) {
@@ -76,8 +89,12 @@ pub fn init_logging(verbose: u8) {
 pub fn run(command: Command, global: &GlobalArgs) -> ExitCode {
     let result = match command {
         Command::Dataset(cmd) => dataset_cmd::run(cmd),
-        Command::Bench(cmd) => bench_cmd::run(cmd),
+        Command::Bench(cmd) => bench_cmd::run(cmd, global.backend_request()),
         Command::Backend { json } => backend_cmd::run(global.backend_request(), json),
+        Command::Detect(args) => detect_cmd::run(args, global.backend_request()),
+        Command::Crop(args) => crop_cmd::run(args, global.backend_request()),
+        Command::Preprocess(args) => preprocess_cmd::run(args, global.backend_request()),
+        Command::Weights(cmd) => weights_cmd::run(cmd),
     };
     match result {
         Ok(code) => code,

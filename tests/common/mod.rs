@@ -3,6 +3,7 @@
 
 use std::process::{Command, Output};
 
+#[allow(unused_imports)] // not every test binary needs LFW
 pub use siamese_face::test_support::lfw_dir;
 
 /// Runs the real `siamese-face` binary.

@@ -1,0 +1,118 @@
+//! `siamese-face crop IMAGE --out PNG [--size 100] [--align]`: the face crop that training
+//! and verification use, written as a PNG.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use siamese_face::backend::BackendRequest;
+use siamese_face::crop::{self, CropConfig, FacePick};
+use siamese_face::imageio;
+
+use super::detect_cmd::{self, DetectorArgs};
+
+/// Crop settings shared by the commands that cut face crops.
+#[derive(Debug, Clone, Args)]
+pub struct CropArgs {
+    /// Side of the square crop, in pixels.
+    #[arg(long, default_value_t = 100)]
+    pub size: u32,
+    /// Align on the five landmarks (similarity transform onto a canonical template).
+    #[arg(long)]
+    pub align: bool,
+    /// Context around the face, as a fraction of its size.
+    #[arg(long, default_value_t = 0.2)]
+    pub margin: f32,
+    /// Skip faces whose box is smaller than this many pixels.
+    #[arg(long, default_value_t = 20.0, value_name = "PX")]
+    pub min_crop_face: f32,
+    /// Skip faces with a lower detector probability.
+    #[arg(long, default_value_t = 0.9)]
+    pub min_score: f32,
+}
+
+impl CropArgs {
+    pub fn config(&self) -> anyhow::Result<CropConfig> {
+        let cfg = CropConfig {
+            size: self.size,
+            margin: self.margin,
+            align: self.align,
+            min_face_size: self.min_crop_face,
+            min_score: self.min_score,
+        };
+        cfg.validate().map_err(anyhow::Error::msg)?;
+        Ok(cfg)
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PickArg {
+    /// The face nearest the image centre.
+    Centre,
+    /// The largest face.
+    Largest,
+}
+
+impl From<PickArg> for FacePick {
+    fn from(p: PickArg) -> Self {
+        match p {
+            PickArg::Centre => FacePick::NearestCentre,
+            PickArg::Largest => FacePick::Largest,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CropCmdArgs {
+    /// Image holding the face.
+    #[arg(value_name = "IMAGE")]
+    pub image: PathBuf,
+    /// Output PNG.
+    #[arg(long, value_name = "PNG")]
+    pub out: PathBuf,
+    /// Which face to crop when there are several.
+    #[arg(long, value_enum, default_value = "centre")]
+    pub pick: PickArg,
+    #[command(flatten)]
+    pub crop: CropArgs,
+    #[command(flatten)]
+    pub detector: DetectorArgs,
+}
+
+pub fn run(args: CropCmdArgs, request: BackendRequest) -> anyhow::Result<ExitCode> {
+    let crop_cfg = args.crop.config()?;
+    let det_cfg = args.detector.config()?;
+    let img = imageio::load_rgb(&args.image)?;
+    let detector = detect_cmd::detector(request)?;
+    let detection = detector.detect(&img, &det_cfg)?;
+    let Some(i) = crop::pick_face(
+        &detection.faces,
+        img.width(),
+        img.height(),
+        &crop_cfg,
+        args.pick.into(),
+    ) else {
+        anyhow::bail!(
+            "no face in {} passes the filters ({} detected; minimum size {} px, minimum probability {})",
+            args.image.display(),
+            detection.faces.len(),
+            crop_cfg.min_face_size,
+            crop_cfg.min_score
+        );
+    };
+    let face = &detection.faces[i];
+    let out = crop::crop_face(&img, face, &crop_cfg);
+    imageio::save_png_atomic(&out, &args.out)?;
+    let [x1, y1, x2, y2] = face.bbox;
+    println!(
+        "wrote {} ({}x{}, face {} of {}: box ({x1:.1}, {y1:.1})-({x2:.1}, {y2:.1}), score {:.4}{})",
+        args.out.display(),
+        crop_cfg.size,
+        crop_cfg.size,
+        i + 1,
+        detection.faces.len(),
+        face.score,
+        if crop_cfg.align { ", aligned" } else { "" }
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,396 @@
+//! MTCNN face detection (P-Net -> R-Net -> O-Net cascade), a faithful port of
+//! facenet-pytorch 2.6.0's `detect_face` onto Burn: same pyramid, thresholds, resampling,
+//! suppression and box arithmetic (in f32, like the reference), checked against its outputs
+//! by `tests/mtcnn_reference.rs`.
+
+pub mod nets;
+mod nms;
+mod resample;
+pub mod weights;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+use nets::MtcnnNets;
+use nms::{Corners, nms_iou, nms_min};
+use resample::{Region, area_resize_into};
+pub use weights::WeightsError;
+
+/// The largest first pyramid level, in pixels. Bigger images start the pyramid at a coarser
+/// scale (the smallest findable face grows accordingly), which bounds P-Net's memory: a
+/// 12000x12000 photo would otherwise need ~2 GB for its first convolution alone.
+pub const MAX_PYRAMID_PIXELS: usize = 4_000_000;
+
+/// R-Net/O-Net candidates per forward pass.
+const STAGE_BATCH: usize = 512;
+
+/// The detector's tunable settings; the defaults are MTCNN's published ones.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DetectorConfig {
+    /// Smallest face side, in pixels, that the pyramid looks for.
+    pub min_face_size: f32,
+    /// Face-probability thresholds of P-Net, R-Net and O-Net.
+    pub thresholds: [f32; 3],
+    /// Scale step between pyramid levels.
+    pub factor: f32,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        DetectorConfig {
+            min_face_size: 20.0,
+            thresholds: [0.6, 0.7, 0.7],
+            factor: 0.709,
+        }
+    }
+}
+
+impl DetectorConfig {
+    pub fn validate(&self) -> Result<(), DetectError> {
+        let bad = |m: String| Err(DetectError::InvalidConfig(m));
+        if !(self.min_face_size >= 4.0 && self.min_face_size.is_finite()) {
+            return bad(format!(
+                "minimum face size must be at least 4 px, got {}",
+                self.min_face_size
+            ));
+        }
+        if let Some(t) = self.thresholds.iter().find(|t| !(0.0..=1.0).contains(*t)) {
+            return bad(format!("thresholds must lie in 0..1, got {t}"));
+        }
+        if !(0.3..=0.95).contains(&self.factor) {
+            return bad(format!(
+                "pyramid factor must lie in 0.3..0.95, got {}",
+                self.factor
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One detected face, in pixel coordinates of the input image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Face {
+    /// `[x1, y1, x2, y2]`.
+    #[serde(rename = "box")]
+    pub bbox: [f32; 4],
+    /// O-Net's face probability.
+    pub score: f32,
+    /// Left eye, right eye, nose, left and right mouth corners (as seen in the image).
+    pub landmarks: [[f32; 2]; 5],
+}
+
+impl Face {
+    pub fn width(&self) -> f32 {
+        self.bbox[2] - self.bbox[0]
+    }
+
+    pub fn height(&self) -> f32 {
+        self.bbox[3] - self.bbox[1]
+    }
+
+    pub fn centre(&self) -> [f32; 2] {
+        [
+            (self.bbox[0] + self.bbox[2]) / 2.0,
+            (self.bbox[1] + self.bbox[3]) / 2.0,
+        ]
+    }
+
+    /// Intersection over union with another face's box.
+    pub fn iou(&self, other: &Face) -> f32 {
+        let (a, b) = (&self.bbox, &other.bbox);
+        let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+        let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+        let inter = w * h;
+        let union = self.width() * self.height() + other.width() * other.height() - inter;
+        if union > 0.0 { inter / union } else { 0.0 }
+    }
+}
+
+/// The faces found in one image, largest first (as facenet-pytorch's `select_largest`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Detection {
+    pub width: u32,
+    pub height: u32,
+    pub faces: Vec<Face>,
+    /// The smallest face size actually searched: larger than the configured one when the
+    /// image exceeded [`MAX_PYRAMID_PIXELS`].
+    pub min_face_size_used: f32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DetectError {
+    #[error("invalid detector settings: {0}")]
+    InvalidConfig(String),
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
+    #[error("reading a network output failed: {0}")]
+    Tensor(String),
+}
+
+/// A candidate box travelling through the cascade.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    corners: Corners,
+    score: f32,
+    reg: [f32; 4],
+}
+
+/// MTCNN with its pretrained weights on one device.
+#[derive(Debug)]
+pub struct Detector {
+    nets: MtcnnNets,
+    device: Device,
+}
+
+impl Detector {
+    /// The detector with the weights compiled into the program.
+    pub fn new(device: &Device) -> Result<Detector, DetectError> {
+        Ok(Detector::from_nets(weights::load_embedded(device)?, device))
+    }
+
+    pub fn from_nets(nets: MtcnnNets, device: &Device) -> Detector {
+        Detector {
+            nets,
+            device: device.clone(),
+        }
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Finds the faces in `img`.
+    pub fn detect(&self, img: &RgbImage, cfg: &DetectorConfig) -> Result<Detection, DetectError> {
+        cfg.validate()?;
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        let mut detection = Detection {
+            width: img.width(),
+            height: img.height(),
+            faces: Vec::new(),
+            min_face_size_used: cfg.min_face_size,
+        };
+        if w == 0 || h == 0 {
+            return Ok(detection);
+        }
+        // Pyramid scales, in f64 as the reference computes them in Python floats.
+        let mut m = 12.0 / cfg.min_face_size as f64;
+        let pixels = (w * h) as f64;
+        if pixels * m * m > MAX_PYRAMID_PIXELS as f64 {
+            m = (MAX_PYRAMID_PIXELS as f64 / pixels).sqrt();
+            detection.min_face_size_used = (12.0 / m) as f32;
+        }
+        let mut scales = Vec::new();
+        let mut minl = w.min(h) as f64 * m;
+        let mut scale = m;
+        while minl >= 12.0 {
+            scales.push(scale);
+            scale *= cfg.factor as f64;
+            minl *= cfg.factor as f64;
+        }
+
+        let mut boxes = Vec::new();
+        for &scale in &scales {
+            boxes.extend(self.stage_one(img, scale, cfg.thresholds[0])?);
+        }
+        let boxes = suppress(boxes, 0.7);
+        // Apply P-Net's regression (widths without the +1, as the reference) and square.
+        let boxes: Vec<Candidate> = boxes
+            .into_iter()
+            .map(|c| {
+                let [x1, y1, x2, y2] = c.corners;
+                let (bw, bh) = (x2 - x1, y2 - y1);
+                let corners = [
+                    x1 + c.reg[0] * bw,
+                    y1 + c.reg[1] * bh,
+                    x2 + c.reg[2] * bw,
+                    y2 + c.reg[3] * bh,
+                ];
+                Candidate {
+                    corners: square(corners),
+                    ..c
+                }
+            })
+            .collect();
+        if boxes.is_empty() {
+            return Ok(detection);
+        }
+
+        // Stage two: R-Net on 24x24 crops.
+        let (boxes, input) = crops(img, boxes, 24);
+        let mut kept = Vec::new();
+        for (chunk_boxes, chunk) in boxes
+            .chunks(STAGE_BATCH)
+            .zip(input.chunks(STAGE_BATCH * 3 * 24 * 24))
+        {
+            let (reg, prob) = self.nets.rnet.forward(self.tensor(chunk, 24));
+            let (reg, prob) = (read(reg)?, read(prob)?);
+            for (i, c) in chunk_boxes.iter().enumerate() {
+                if prob[i] > cfg.thresholds[1] {
+                    kept.push(Candidate {
+                        corners: c.corners,
+                        score: prob[i],
+                        reg: [reg[i * 4], reg[i * 4 + 1], reg[i * 4 + 2], reg[i * 4 + 3]],
+                    });
+                }
+            }
+        }
+        let boxes: Vec<Candidate> = suppress(kept, 0.7)
+            .into_iter()
+            .map(|c| Candidate {
+                corners: square(regress(c.corners, c.reg)),
+                ..c
+            })
+            .collect();
+        if boxes.is_empty() {
+            return Ok(detection);
+        }
+
+        // Stage three: O-Net on 48x48 crops, with landmarks.
+        let (boxes, input) = crops(img, boxes, 48);
+        let mut faces = Vec::new();
+        for (chunk_boxes, chunk) in boxes
+            .chunks(STAGE_BATCH)
+            .zip(input.chunks(STAGE_BATCH * 3 * 48 * 48))
+        {
+            let (reg, marks, prob) = self.nets.onet.forward(self.tensor(chunk, 48));
+            let (reg, marks, prob) = (read(reg)?, read(marks)?, read(prob)?);
+            for (i, c) in chunk_boxes.iter().enumerate() {
+                if prob[i] <= cfg.thresholds[2] {
+                    continue;
+                }
+                let [x1, y1, x2, y2] = c.corners;
+                let (bw, bh) = (x2 - x1 + 1.0, y2 - y1 + 1.0);
+                let p = &marks[i * 10..i * 10 + 10];
+                let landmarks =
+                    std::array::from_fn(|k| [bw * p[k] + x1 - 1.0, bh * p[k + 5] + y1 - 1.0]);
+                let reg = [reg[i * 4], reg[i * 4 + 1], reg[i * 4 + 2], reg[i * 4 + 3]];
+                faces.push(Face {
+                    bbox: regress(c.corners, reg),
+                    score: prob[i],
+                    landmarks,
+                });
+            }
+        }
+        let corners: Vec<Corners> = faces.iter().map(|f| f.bbox).collect();
+        let scores: Vec<f32> = faces.iter().map(|f| f.score).collect();
+        let mut faces: Vec<Face> = nms_min(&corners, &scores, 0.7)
+            .into_iter()
+            .map(|i| faces[i].clone())
+            .collect();
+        faces.sort_by(|a, b| (b.width() * b.height()).total_cmp(&(a.width() * a.height())));
+        detection.faces = faces;
+        Ok(detection)
+    }
+
+    /// P-Net on one pyramid level: candidate windows above `threshold`, suppressed at 0.5.
+    fn stage_one(
+        &self,
+        img: &RgbImage,
+        scale: f64,
+        threshold: f32,
+    ) -> Result<Vec<Candidate>, DetectError> {
+        let hs = (img.height() as f64 * scale + 1.0) as usize;
+        let ws = (img.width() as f64 * scale + 1.0) as usize;
+        let mut input = Vec::with_capacity(3 * hs * ws);
+        area_resize_into(img, Region::full(img), hs, ws, &mut input);
+        let x = Tensor::<4>::from_data(TensorData::new(input, [1, 3, hs, ws]), &self.device);
+        let (reg, prob) = self.nets.pnet.forward(x);
+        let [_, _, oh, ow] = reg.dims();
+        let (reg, prob) = (read(reg)?, read(prob)?);
+        let plane = oh * ow;
+        let scale = scale as f32;
+        let mut out = Vec::new();
+        for y in 0..oh {
+            for x in 0..ow {
+                let i = y * ow + x;
+                if prob[i] >= threshold {
+                    // Each P-Net cell is a 12x12 window at stride 2 in the scaled image.
+                    let (fx, fy) = (x as f32, y as f32);
+                    out.push(Candidate {
+                        corners: [
+                            ((2.0 * fx + 1.0) / scale).floor(),
+                            ((2.0 * fy + 1.0) / scale).floor(),
+                            ((2.0 * fx + 12.0) / scale).floor(),
+                            ((2.0 * fy + 12.0) / scale).floor(),
+                        ],
+                        score: prob[i],
+                        reg: std::array::from_fn(|c| reg[c * plane + i]),
+                    });
+                }
+            }
+        }
+        Ok(suppress(out, 0.5))
+    }
+
+    fn tensor(&self, data: &[f32], side: usize) -> Tensor<4> {
+        let n = data.len() / (3 * side * side);
+        Tensor::from_data(
+            TensorData::new(data.to_vec(), [n, 3, side, side]),
+            &self.device,
+        )
+    }
+}
+
+fn read<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, DetectError> {
+    t.into_data()
+        .try_into_vec::<f32>()
+        .map_err(|e| DetectError::Tensor(format!("{e:?}")))
+}
+
+/// torchvision-style NMS over candidates, best first.
+fn suppress(c: Vec<Candidate>, threshold: f32) -> Vec<Candidate> {
+    let corners: Vec<Corners> = c.iter().map(|c| c.corners).collect();
+    let scores: Vec<f32> = c.iter().map(|c| c.score).collect();
+    nms_iou(&corners, &scores, threshold)
+        .into_iter()
+        .map(|i| c[i])
+        .collect()
+}
+
+/// Box regression with pixel-inclusive widths (R-Net and O-Net stages).
+fn regress(b: Corners, reg: [f32; 4]) -> Corners {
+    let (w, h) = (b[2] - b[0] + 1.0, b[3] - b[1] + 1.0);
+    [
+        b[0] + reg[0] * w,
+        b[1] + reg[1] * h,
+        b[2] + reg[2] * w,
+        b[3] + reg[3] * h,
+    ]
+}
+
+/// Grows a box to a square around its centre (the reference's `rerec`).
+fn square(b: Corners) -> Corners {
+    let (w, h) = (b[2] - b[0], b[3] - b[1]);
+    let l = w.max(h);
+    let x1 = b[0] + w * 0.5 - l * 0.5;
+    let y1 = b[1] + h * 0.5 - l * 0.5;
+    [x1, y1, x1 + l, y1 + l]
+}
+
+/// Crops each box (truncated to whole pixels and clipped to the image, as the reference's
+/// `pad`) and resamples it to `side` x `side`. Boxes lying wholly outside the image are
+/// dropped, and the returned candidates line up with the crops.
+fn crops(img: &RgbImage, boxes: Vec<Candidate>, side: usize) -> (Vec<Candidate>, Vec<f32>) {
+    let (w, h) = (img.width() as i64, img.height() as i64);
+    let mut kept = Vec::with_capacity(boxes.len());
+    let mut data = Vec::with_capacity(boxes.len() * 3 * side * side);
+    for c in boxes {
+        let [x, y, ex, ey] = c.corners.map(|v| v.trunc() as i64);
+        let (x, y, ex, ey) = (x.max(1), y.max(1), ex.min(w), ey.min(h));
+        if ey > y - 1 && ex > x - 1 {
+            let region = Region {
+                x0: (x - 1) as u32,
+                y0: (y - 1) as u32,
+                x1: ex as u32,
+                y1: ey as u32,
+            };
+            area_resize_into(img, region, side, side, &mut data);
+            kept.push(c);
+        }
+    }
+    (kept, data)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,430 @@
+//! The dataset preprocessing job: detect and crop every image once, and cache the crops on
+//! disk so training and evaluation (and re-runs) read 100x100 PNGs instead of running MTCNN.
+//!
+//! A cache folder is keyed by the dataset and the settings (detector thresholds, crop size,
+//! margin, alignment, filters), so changing a setting starts a new cache and never mixes
+//! crops. Inside it, each image has a record (keyed by its path, and invalidated when the
+//! file's size or modification time changes) saying what happened: cropped (with the face
+//! chosen), no usable face, or an error.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+use crate::crop::{self, CropConfig, FacePick};
+use crate::detect::{Detector, DetectorConfig};
+use crate::{Dataset, bench, imageio};
+
+/// Everything that determines a crop.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct PreprocessSettings {
+    pub detector: DetectorConfig,
+    pub crop: CropConfig,
+    pub pick: FacePick,
+}
+
+impl PreprocessSettings {
+    /// A readable folder name that changes whenever any setting does.
+    pub fn key(&self) -> String {
+        let d = &self.detector;
+        format!(
+            "mtcnn-min{}-t{}-{}-{}-f{}_{}_{}",
+            d.min_face_size,
+            d.thresholds[0],
+            d.thresholds[1],
+            d.thresholds[2],
+            d.factor,
+            self.crop.key(),
+            match self.pick {
+                FacePick::NearestCentre => "centre",
+                FacePick::Largest => "largest",
+            }
+        )
+    }
+}
+
+/// What preprocessing one image gave.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    /// A crop was written. `faces` were detected; `chosen` (0-based, largest first) was used.
+    Cropped {
+        faces: usize,
+        chosen: usize,
+        score: f32,
+        #[serde(rename = "box")]
+        bbox: [f32; 4],
+    },
+    /// No detected face passed the filters (`faces` were detected in all).
+    NoFace { faces: usize },
+    /// The image could not be read or processed.
+    Error { message: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageRecord {
+    /// Source file size and modification time (seconds), to notice edits.
+    pub size: u64,
+    pub modified: u64,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+const INDEX: &str = "index.json";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct IndexFile {
+    settings: PreprocessSettings,
+    dataset: PathBuf,
+    /// Image path (relative to the dataset's image root, '/'-separated) -> record.
+    records: BTreeMap<String, ImageRecord>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PreprocessError {
+    #[error("cache folder {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cache index {path} is unreadable ({message}); delete the folder to rebuild it")]
+    BadIndex { path: PathBuf, message: String },
+    #[error("invalid crop settings: {0}")]
+    InvalidSettings(String),
+}
+
+/// The crops of one dataset under one set of settings.
+#[derive(Debug)]
+pub struct CropCache {
+    dir: PathBuf,
+    index: IndexFile,
+}
+
+/// Where caches live unless told otherwise: `$SIAMESE_FACE_CACHE`, else the XDG cache folder.
+pub fn default_cache_root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("SIAMESE_FACE_CACHE") {
+        return PathBuf::from(dir);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("siamese-face")
+}
+
+/// A file-name-safe rendering of the dataset's folder.
+fn dataset_slug(root: &Path) -> String {
+    let s: String = root
+        .to_string_lossy()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    s.trim_matches('_').to_string()
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PreprocessError + '_ {
+    move |source| PreprocessError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl CropCache {
+    /// The cache folder for `dataset` and `settings` under `root`.
+    pub fn dir_for(root: &Path, dataset: &Dataset, settings: &PreprocessSettings) -> PathBuf {
+        root.join("crops")
+            .join(dataset_slug(&dataset.root))
+            .join(settings.key())
+    }
+
+    /// Opens (or starts) the cache at `dir`.
+    pub fn open(
+        dir: &Path,
+        dataset: &Dataset,
+        settings: &PreprocessSettings,
+    ) -> Result<CropCache, PreprocessError> {
+        let path = dir.join(INDEX);
+        let index = match std::fs::read(&path) {
+            Ok(bytes) => {
+                let index: IndexFile =
+                    serde_json::from_slice(&bytes).map_err(|e| PreprocessError::BadIndex {
+                        path: path.clone(),
+                        message: e.to_string(),
+                    })?;
+                if index.settings != *settings {
+                    return Err(PreprocessError::BadIndex {
+                        path,
+                        message: "it was made with other settings".into(),
+                    });
+                }
+                index
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => IndexFile {
+                settings: *settings,
+                dataset: dataset.root.clone(),
+                records: BTreeMap::new(),
+            },
+            Err(e) => return Err(io_err(&path)(e)),
+        };
+        Ok(CropCache {
+            dir: dir.to_path_buf(),
+            index,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn settings(&self) -> &PreprocessSettings {
+        &self.index.settings
+    }
+
+    pub fn records(&self) -> &BTreeMap<String, ImageRecord> {
+        &self.index.records
+    }
+
+    pub fn record(&self, image: &str) -> Option<&ImageRecord> {
+        self.index.records.get(image)
+    }
+
+    /// Where the crop of `image` (a relative path) is stored.
+    pub fn crop_path(&self, image: &str) -> PathBuf {
+        self.dir.join("crops").join(image).with_extension("png")
+    }
+
+    /// The cached crop of `image`, when it was cropped.
+    pub fn load_crop(&self, image: &str) -> Option<RgbImage> {
+        match self.record(image)?.outcome {
+            Outcome::Cropped { .. } => imageio::load_rgb(&self.crop_path(image)).ok(),
+            _ => None,
+        }
+    }
+
+    /// Writes the index atomically.
+    pub fn save(&self) -> Result<(), PreprocessError> {
+        std::fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
+        let path = self.dir.join(INDEX);
+        let bytes = serde_json::to_vec(&self.index).expect("the index serialises");
+        imageio::write_atomic(&path, &bytes).map_err(io_err(&path))
+    }
+}
+
+/// Counts reported while the job runs and at its end.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    pub total: usize,
+    pub done: usize,
+    /// Of `done`, how many came from an earlier run's records.
+    pub cached: usize,
+    pub cropped: usize,
+    pub no_face: usize,
+    pub errors: usize,
+    /// Images whose face was chosen among several.
+    pub several_faces: usize,
+    pub cancelled: bool,
+}
+
+impl Progress {
+    fn count(&mut self, outcome: &Outcome) {
+        self.done += 1;
+        match outcome {
+            Outcome::Cropped { faces, .. } => {
+                self.cropped += 1;
+                if *faces > 1 {
+                    self.several_faces += 1;
+                }
+            }
+            Outcome::NoFace { .. } => self.no_face += 1,
+            Outcome::Error { .. } => self.errors += 1,
+        }
+    }
+}
+
+fn file_stamp(path: &Path) -> Option<(u64, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    let modified = meta
+        .modified()
+        .ok()?
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    Some((meta.len(), modified))
+}
+
+/// Detects, crops one image and writes its crop; returns what happened.
+pub fn process_image(
+    path: &Path,
+    crop_path: &Path,
+    detector: &Detector,
+    settings: &PreprocessSettings,
+) -> Outcome {
+    let img = match imageio::load_rgb(path) {
+        Ok(img) => img,
+        Err(e) => {
+            return Outcome::Error {
+                message: e.to_string(),
+            };
+        }
+    };
+    let detection = match detector.detect(&img, &settings.detector) {
+        Ok(d) => d,
+        Err(e) => {
+            return Outcome::Error {
+                message: e.to_string(),
+            };
+        }
+    };
+    let faces = detection.faces.len();
+    let Some(chosen) = crop::pick_face(
+        &detection.faces,
+        img.width(),
+        img.height(),
+        &settings.crop,
+        settings.pick,
+    ) else {
+        return Outcome::NoFace { faces };
+    };
+    let face = &detection.faces[chosen];
+    let out = crop::crop_face(&img, face, &settings.crop);
+    let written = crop_path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| imageio::save_png_atomic(&out, crop_path));
+    match written {
+        Ok(()) => Outcome::Cropped {
+            faces,
+            chosen,
+            score: face.score,
+            bbox: face.bbox,
+        },
+        Err(e) => Outcome::Error {
+            message: format!("cannot write {}: {e}", crop_path.display()),
+        },
+    }
+}
+
+/// Runs the job over every image of `dataset`, skipping those already recorded for an
+/// unchanged file. Calls `on_progress` after each image; stops early (saving what was done)
+/// when `cancel` is set. The index is saved every few seconds and at the end, so an
+/// interrupted run resumes where it stopped.
+pub fn run(
+    dataset: &Dataset,
+    cache: &mut CropCache,
+    detector: &Detector,
+    cancel: &AtomicBool,
+    mut on_progress: impl FnMut(&Progress),
+) -> Result<Progress, PreprocessError> {
+    let settings = *cache.settings();
+    settings
+        .crop
+        .validate()
+        .map_err(PreprocessError::InvalidSettings)?;
+    settings
+        .detector
+        .validate()
+        .map_err(|e| PreprocessError::InvalidSettings(e.to_string()))?;
+    std::fs::create_dir_all(&cache.dir).map_err(io_err(&cache.dir))?;
+    let images = bench::sorted_images(dataset);
+    let mut progress = Progress {
+        total: images.len(),
+        ..Default::default()
+    };
+    let mut last_save = Instant::now();
+    for rel in &images {
+        if cancel.load(Ordering::Relaxed) {
+            progress.cancelled = true;
+            break;
+        }
+        let path = dataset.image_root.join(rel);
+        let stamp = file_stamp(&path);
+        if let (Some(r), Some((size, modified))) = (cache.index.records.get(rel), stamp)
+            && r.size == size
+            && r.modified == modified
+            && (!matches!(r.outcome, Outcome::Cropped { .. }) || cache.crop_path(rel).is_file())
+        {
+            progress.cached += 1;
+            let outcome = r.outcome.clone();
+            progress.count(&outcome);
+            on_progress(&progress);
+            continue;
+        }
+        let outcome = process_image(&path, &cache.crop_path(rel), detector, &settings);
+        progress.count(&outcome);
+        let (size, modified) = stamp.unwrap_or((0, 0));
+        cache.index.records.insert(
+            rel.clone(),
+            ImageRecord {
+                size,
+                modified,
+                outcome,
+            },
+        );
+        if last_save.elapsed() > Duration::from_secs(5) {
+            cache.save()?;
+            last_save = Instant::now();
+        }
+        on_progress(&progress);
+    }
+    cache.save()?;
+    Ok(progress)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_key_changes_with_every_setting() {
+        let base = PreprocessSettings::default();
+        let mut keys = vec![base.key()];
+        let mut s = base;
+        s.detector.thresholds[1] = 0.8;
+        keys.push(s.key());
+        let mut s = base;
+        s.crop.align = true;
+        keys.push(s.key());
+        let mut s = base;
+        s.crop.size = 160;
+        keys.push(s.key());
+        let mut s = base;
+        s.pick = FacePick::Largest;
+        keys.push(s.key());
+        let mut s = base;
+        s.crop.margin = 0.3;
+        keys.push(s.key());
+        let n = keys.len();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), n, "{keys:?}");
+        assert!(keys.iter().all(|k| !k.contains('/')));
+    }
+
+    #[test]
+    fn outcome_records_round_trip_as_json() {
+        let r = ImageRecord {
+            size: 10,
+            modified: 20,
+            outcome: Outcome::Cropped {
+                faces: 2,
+                chosen: 1,
+                score: 0.99,
+                bbox: [1.0, 2.0, 3.0, 4.0],
+            },
+        };
+        let text = serde_json::to_string(&r).unwrap();
+        assert!(text.contains("\"status\":\"cropped\""), "{text}");
+        assert_eq!(serde_json::from_str::<ImageRecord>(&text).unwrap(), r);
+    }
+}
