@@ -9,7 +9,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use image::RgbImage;
@@ -201,7 +202,7 @@ impl CropCache {
 
     /// Where the crop of `image` (a relative path) is stored.
     pub fn crop_path(&self, image: &str) -> PathBuf {
-        self.dir.join("crops").join(image).with_extension("png")
+        crop_path_in(&self.dir, image)
     }
 
     /// The cached crop of `image`, when it was cropped.
@@ -250,6 +251,10 @@ impl Progress {
             Outcome::Error { .. } => self.errors += 1,
         }
     }
+}
+
+fn crop_path_in(dir: &Path, image: &str) -> PathBuf {
+    dir.join("crops").join(image).with_extension("png")
 }
 
 fn file_stamp(path: &Path) -> Option<(u64, u64)> {
@@ -319,6 +324,9 @@ pub fn process_image(
 /// unchanged file. Calls `on_progress` after each image; stops early (saving what was done)
 /// when `cancel` is set. The index is saved every few seconds and at the end, so an
 /// interrupted run resumes where it stopped.
+///
+/// Images are processed by one worker per core: the CPU backend parallelises each
+/// operation, but MTCNN's many small operations leave a core idle much of the time.
 pub fn run(
     dataset: &Dataset,
     cache: &mut CropCache,
@@ -341,43 +349,72 @@ pub fn run(
         total: images.len(),
         ..Default::default()
     };
-    let mut last_save = Instant::now();
+    // Records still valid for an unchanged file are reused; the rest is work.
+    let mut todo = Vec::new();
     for rel in &images {
-        if cancel.load(Ordering::Relaxed) {
-            progress.cancelled = true;
-            break;
+        let stamp = file_stamp(&dataset.image_root.join(rel));
+        match (cache.index.records.get(rel), stamp) {
+            (Some(r), Some((size, modified)))
+                if r.size == size
+                    && r.modified == modified
+                    && (!matches!(r.outcome, Outcome::Cropped { .. })
+                        || cache.crop_path(rel).is_file()) =>
+            {
+                progress.cached += 1;
+                let outcome = r.outcome.clone();
+                progress.count(&outcome);
+            }
+            _ => todo.push((rel.clone(), stamp.unwrap_or((0, 0)))),
         }
-        let path = dataset.image_root.join(rel);
-        let stamp = file_stamp(&path);
-        if let (Some(r), Some((size, modified))) = (cache.index.records.get(rel), stamp)
-            && r.size == size
-            && r.modified == modified
-            && (!matches!(r.outcome, Outcome::Cropped { .. }) || cache.crop_path(rel).is_file())
-        {
-            progress.cached += 1;
-            let outcome = r.outcome.clone();
-            progress.count(&outcome);
-            on_progress(&progress);
-            continue;
-        }
-        let outcome = process_image(&path, &cache.crop_path(rel), detector, &settings);
-        progress.count(&outcome);
-        let (size, modified) = stamp.unwrap_or((0, 0));
-        cache.index.records.insert(
-            rel.clone(),
-            ImageRecord {
-                size,
-                modified,
-                outcome,
-            },
-        );
-        if last_save.elapsed() > Duration::from_secs(5) {
-            cache.save()?;
-            last_save = Instant::now();
-        }
-        on_progress(&progress);
     }
+    on_progress(&progress);
+
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4);
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
+    let result = std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (todo, next, dir) = (&todo, &next, cache.dir.clone());
+            scope.spawn(move || {
+                while !cancel.load(Ordering::Relaxed) {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((rel, _)) = todo.get(i) else { break };
+                    let path = dataset.image_root.join(rel);
+                    let crop = crop_path_in(&dir, rel);
+                    let outcome = process_image(&path, &crop, detector, &settings);
+                    if tx.send((i, outcome)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut last_save = Instant::now();
+        for (i, outcome) in rx {
+            progress.count(&outcome);
+            let (rel, (size, modified)) = &todo[i];
+            cache.index.records.insert(
+                rel.clone(),
+                ImageRecord {
+                    size: *size,
+                    modified: *modified,
+                    outcome,
+                },
+            );
+            if last_save.elapsed() > Duration::from_secs(5) {
+                cache.save()?;
+                last_save = Instant::now();
+            }
+            on_progress(&progress);
+        }
+        Ok::<(), PreprocessError>(())
+    });
+    progress.cancelled = progress.done < progress.total && cancel.load(Ordering::Relaxed);
     cache.save()?;
+    result?;
     Ok(progress)
 }
 

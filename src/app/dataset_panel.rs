@@ -231,28 +231,7 @@ impl DatasetPanel {
     }
 
     fn handle_drops(&mut self, ui: &egui::Ui) {
-        let (hovering, dropped) = ui.input(|i| {
-            (
-                !i.raw.hovered_files.is_empty(),
-                i.raw
-                    .dropped_files
-                    .iter()
-                    .map(|f| f.path().to_path_buf())
-                    .find(|p| !p.as_os_str().is_empty()),
-            )
-        });
-        if hovering {
-            let rect = ui.max_rect();
-            let painter = ui.painter();
-            painter.rect_filled(rect, 6.0, egui::Color32::from_black_alpha(160));
-            painter.text(
-                rect.center(),
-                egui::Align2::CENTER_CENTER,
-                "Drop a folder to open it as a dataset",
-                egui::FontId::proportional(22.0),
-                egui::Color32::WHITE,
-            );
-        }
+        let dropped = super::drops::dropped_path(ui, "Drop a folder to open it as a dataset");
         if let Some(path) = dropped {
             if path.is_dir() {
                 self.load(path, ui.ctx());

@@ -85,20 +85,15 @@ fn handle(detector: &mut Option<Detector>, req: Request) -> Reply {
         Source::Path(path) => match imageio::load_rgb(&path) {
             Ok(img) => {
                 let img = Arc::new(img);
-                let display = if img.width().max(img.height()) > DISPLAY_MAX_SIDE {
-                    let small = image::imageops::thumbnail(
-                        img.as_ref(),
-                        DISPLAY_MAX_SIDE.min(img.width()),
-                        DISPLAY_MAX_SIDE.min(img.height()),
+                let (w, h) = (img.width(), img.height());
+                let display = if w.max(h) > DISPLAY_MAX_SIDE {
+                    // Aspect ratio kept, so box coordinates scale the same on both axes.
+                    let k = DISPLAY_MAX_SIDE as f64 / w.max(h) as f64;
+                    let (dw, dh) = (
+                        ((w as f64 * k).round() as u32).max(1),
+                        ((h as f64 * k).round() as u32).max(1),
                     );
-                    let small = image::DynamicImage::ImageRgb8(small)
-                        .resize(
-                            DISPLAY_MAX_SIDE,
-                            DISPLAY_MAX_SIDE,
-                            image::imageops::FilterType::Triangle,
-                        )
-                        .into_rgb8();
-                    to_color_image(&small)
+                    to_color_image(&image::imageops::thumbnail(img.as_ref(), dw, dh))
                 } else {
                     to_color_image(&img)
                 };
@@ -192,6 +187,8 @@ pub struct DetectionPanel {
     dataset_index: usize,
     job: Option<JobState>,
     job_summary: Option<String>,
+    /// Where the preprocessing job keeps its crop caches.
+    cache_root: PathBuf,
 }
 
 impl DetectionPanel {
@@ -216,7 +213,18 @@ impl DetectionPanel {
             dataset_index: 0,
             job: None,
             job_summary: None,
+            cache_root: preprocess::default_cache_root(),
         }
+    }
+
+    #[cfg(test)]
+    pub fn set_cache_root(&mut self, root: PathBuf) {
+        self.cache_root = root;
+    }
+
+    /// Opens `path` as soon as the compute backend is known.
+    pub fn open_when_ready(&mut self, path: PathBuf) {
+        self.pending_open = Some(path);
     }
 
     /// Loads `path` and detects faces in it (on the worker thread).
@@ -289,13 +297,8 @@ impl DetectionPanel {
                     self.result = Some(detected);
                     self.error = None;
                 }
-                Err(e) => {
-                    self.error = Some(format!("{}: {e}", reply.path.display()));
-                    if self.shown.as_ref().is_none_or(|s| s.path != reply.path) {
-                        self.result = None;
-                        self.crop_textures.clear();
-                    }
-                }
+                // The image and faces shown before stay; the error says what failed.
+                Err(e) => self.error = Some(format!("{}: {e}", reply.path.display())),
             }
         }
         if let Some(rx) = &self.file_pick
@@ -562,11 +565,12 @@ impl DetectionPanel {
         let (tx, rx) = mpsc::channel();
         let ctx = ctx.clone();
         let job_cancel = cancel.clone();
+        let root = self.cache_root.clone();
         std::thread::Builder::new()
             .name("preprocess".into())
             .spawn(move || {
                 let result = (|| {
-                    let dir = CropCache::dir_for(&preprocess::default_cache_root(), &ds, &settings);
+                    let dir = CropCache::dir_for(&root, &ds, &settings);
                     let mut cache =
                         CropCache::open(&dir, &ds, &settings).map_err(|e| e.to_string())?;
                     let detector = Detector::new(&device).map_err(|e| e.to_string())?;
@@ -604,6 +608,15 @@ impl DetectionPanel {
             ui.label("No face found. Lower the thresholds or the minimum face size.");
             return;
         }
+        ui.horizontal_wrapped(|ui| {
+            ui.colored_label(egui::Color32::from_rgb(60, 220, 90), "green");
+            ui.label("kept for the dataset,");
+            ui.colored_label(egui::Color32::from_rgb(255, 200, 40), "yellow");
+            ui.label("passes the filters,");
+            ui.colored_label(egui::Color32::from_gray(170), "grey");
+            ui.label("filtered out");
+        });
+        ui.add_space(4.0);
         let side = (self.crop.size as f32).clamp(64.0, 160.0);
         egui::ScrollArea::vertical()
             .id_salt("detection_crops_scroll")
@@ -719,28 +732,7 @@ impl DetectionPanel {
     }
 
     fn handle_drops(&mut self, ui: &egui::Ui, device: &Device) {
-        let (hovering, dropped) = ui.input(|i| {
-            (
-                !i.raw.hovered_files.is_empty(),
-                i.raw
-                    .dropped_files
-                    .iter()
-                    .map(|f| f.path().to_path_buf())
-                    .find(|p| !p.as_os_str().is_empty()),
-            )
-        });
-        if hovering {
-            let rect = ui.max_rect();
-            let painter = ui.painter();
-            painter.rect_filled(rect, 6.0, egui::Color32::from_black_alpha(160));
-            painter.text(
-                rect.center(),
-                egui::Align2::CENTER_CENTER,
-                "Drop an image to find its faces",
-                egui::FontId::proportional(22.0),
-                egui::Color32::WHITE,
-            );
-        }
+        let dropped = super::drops::dropped_path(ui, "Drop an image to find its faces");
         if let Some(path) = dropped {
             if path.is_file() {
                 self.open(path, device);

@@ -6,6 +6,7 @@
 
 mod dataset_panel;
 mod detection_panel;
+mod drops;
 mod placeholder;
 mod thumbnails;
 
@@ -144,10 +145,16 @@ impl SiameseApp {
         if let Some(dir) = start {
             dataset.load(dir, ctx);
         }
+        let mut detection = DetectionPanel::new(ctx);
+        let mut page = persisted.page;
+        if let Some(image) = &args.image {
+            detection.open_when_ready(image.clone());
+            page = Page::Detection;
+        }
         SiameseApp {
-            page: persisted.page,
+            page,
             dataset,
-            detection: DetectionPanel::new(ctx),
+            detection,
             backend: BackendStatus::probe(args.backend_request(), ctx),
         }
     }

@@ -35,6 +35,24 @@ fn harness(dataset: Dataset) -> Harness<'static, Option<SiameseApp>> {
         )
 }
 
+/// Clicks a page in the navigation.
+fn goto(harness: &mut Harness<'static, Option<SiameseApp>>, page: &str) {
+    harness.get_by_role_and_label(Role::Button, page).click();
+    harness.run_steps(2);
+}
+
+/// Opens `path` in the Detection panel (CPU backend) and waits for the answer.
+fn detect_in_panel(harness: &mut Harness<'static, Option<SiameseApp>>, path: std::path::PathBuf) {
+    let cpu = burn::tensor::Device::flex();
+    harness
+        .state_mut()
+        .as_mut()
+        .unwrap()
+        .detection
+        .open(path, &cpu);
+    wait_for_detection(harness);
+}
+
 /// Steps until the thumbnail workers are done (they run on real threads).
 fn wait_for_thumbnails(harness: &mut Harness<'static, Option<SiameseApp>>) {
     let start = Instant::now();
@@ -97,21 +115,12 @@ fn dataset_panel_renders_the_sample() {
 fn navigation_shows_honest_placeholders() {
     let mut harness = harness(sample());
     harness.run_steps(2);
-    harness
-        .get_by_role_and_label(Role::Button, "Triplets")
-        .click();
-    harness.run_steps(2);
+    goto(&mut harness, "Triplets");
     harness.get_by_label("Not built yet.");
-    harness
-        .get_by_role_and_label(Role::Button, "Detection")
-        .click();
-    harness.run_steps(2);
+    goto(&mut harness, "Detection");
     harness.get_by_label("Face crops");
     assert!(harness.query_by_label("Not built yet.").is_none());
-    harness
-        .get_by_role_and_label(Role::Button, "Dataset")
-        .click();
-    harness.run_steps(2);
+    goto(&mut harness, "Dataset");
     harness.get_by_label("Pair lists");
 }
 
@@ -171,24 +180,14 @@ fn detection_panel_draws_the_faces_of_a_group_photo() {
     };
     let mut harness = harness(sample());
     harness.run_steps(2);
-    harness
-        .get_by_role_and_label(Role::Button, "Detection")
-        .click();
-    harness.run_steps(2);
+    goto(&mut harness, "Detection");
     // Four people in one LFW photo (the reference finds four faces too).
     let photo = lfw.join("lfw-deepfunneled/Roh_Moo-hyun/Roh_Moo-hyun_0002.jpg");
-    let cpu = burn::tensor::Device::flex();
-    harness
-        .state_mut()
-        .as_mut()
-        .unwrap()
-        .detection
-        .open(photo, &cpu);
-    wait_for_detection(&mut harness);
+    detect_in_panel(&mut harness, photo);
     let app = harness.state().as_ref().unwrap();
     assert_eq!(app.detection.faces_found(), Some(4));
     harness.get_by_label_contains("4 face(s)");
-    harness.get_by_label_contains("kept for the dataset");
+    harness.get_by_label_contains("px, kept for the dataset");
     let image = harness.render().expect("the GUI renders on a wgpu adapter");
     assert!(distinct_colours(&image) > 500, "the frame looks blank");
     save(&image, "detection_panel.png");
@@ -198,20 +197,48 @@ fn detection_panel_draws_the_faces_of_a_group_photo() {
 fn detection_panel_reports_an_unreadable_file() {
     let mut harness = harness(sample());
     harness.run_steps(2);
-    harness
-        .get_by_role_and_label(Role::Button, "Detection")
-        .click();
-    harness.run_steps(2);
+    goto(&mut harness, "Detection");
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("not-a-photo.jpg");
     std::fs::write(&bad, "plain text").unwrap();
-    let cpu = burn::tensor::Device::flex();
+    detect_in_panel(&mut harness, bad);
+    harness.get_by_label_contains("not an image in a supported format");
+}
+
+#[test]
+fn detection_panel_preprocesses_the_dataset_into_a_cache() {
+    let cache = tempfile::tempdir().unwrap();
+    let mut harness = harness(sample());
+    harness.run_steps(2);
+    goto(&mut harness, "Detection");
     harness
         .state_mut()
         .as_mut()
         .unwrap()
         .detection
-        .open(bad, &cpu);
+        .set_cache_root(cache.path().to_path_buf());
+    harness
+        .get_by_role_and_label(Role::Button, "Preprocess 30 images")
+        .click();
+    harness.run_steps(1);
     wait_for_detection(&mut harness);
-    harness.get_by_label_contains("not an image in a supported format");
+    harness.get_by_label_contains("30 of 30 images: 30 cropped (0 reused from the cache");
+    let crops = walk_pngs(cache.path());
+    assert_eq!(crops, 30, "one crop per sample image");
+    let image = harness.render().expect("the GUI renders on a wgpu adapter");
+    save(&image, "detection_preprocessed.png");
+}
+
+fn walk_pngs(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            if p.is_dir() {
+                walk_pngs(&p)
+            } else {
+                usize::from(p.extension().is_some_and(|e| e == "png"))
+            }
+        })
+        .sum()
 }

@@ -40,6 +40,9 @@ pub struct GlobalArgs {
     /// Dataset folder the app opens at start (instead of the last one used).
     #[arg(long, value_name = "DIR")]
     pub dataset: Option<PathBuf>,
+    /// Photo the app opens on its Detection page at start.
+    #[arg(long, value_name = "FILE")]
+    pub image: Option<PathBuf>,
 }
 
 impl GlobalArgs {

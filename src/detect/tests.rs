@@ -1,145 +1,136 @@
 use super::*;
+use burn::nn::pool::MaxPool2dConfig;
+use burn::tensor::Distribution;
+
+/// Our strided-slice pooling equals Burn's ceil-mode max pooling on every shape MTCNN uses
+/// (and odd ones), up to the rounding of `m + relu(x - m)`.
+#[test]
+fn max_pool_matches_burns_ceil_mode_pooling() {
+    let device = Device::flex();
+    for (k, s, h, w) in [
+        (2, 2, 151, 151),
+        (2, 2, 149, 150),
+        (3, 2, 22, 22),
+        (3, 2, 9, 9),
+        (3, 2, 46, 46),
+        (3, 2, 21, 21),
+        (2, 2, 8, 8),
+        (3, 2, 3, 4),
+    ] {
+        let x = Tensor::<4>::random([2, 3, h, w], Distribution::Normal(0.0, 3.0), &device);
+        let ours = read(nets::MaxPool::new(k, s).forward(x.clone())).unwrap();
+        let burn = MaxPool2dConfig::new([k, k])
+            .with_strides([s, s])
+            .with_ceil_mode(true)
+            .init()
+            .forward(x);
+        assert_eq!(
+            ours.len(),
+            burn.shape().num_elements(),
+            "{k}/{s} on {h}x{w}"
+        );
+        let burn = read(burn).unwrap();
+        let worst = ours
+            .iter()
+            .zip(&burn)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst < 1e-5, "{k}/{s} on {h}x{w}: off by {worst}");
+    }
+}
+
+#[test]
+fn box_helpers_follow_the_reference() {
+    // rerec: a 10x20 box becomes a 20x20 square on the same centre.
+    assert_eq!(square([0.0, 0.0, 10.0, 20.0]), [-5.0, 0.0, 15.0, 20.0]);
+    // bbreg uses pixel-inclusive sizes (w + 1).
+    assert_eq!(
+        regress([0.0, 0.0, 9.0, 19.0], [0.1, 0.0, -0.1, 0.5]),
+        [1.0, 0.0, 8.0, 29.0]
+    );
+}
+
+#[test]
+fn invalid_settings_are_refused() {
+    let ok = DetectorConfig::default();
+    assert!(ok.validate().is_ok());
+    for bad in [
+        DetectorConfig {
+            min_face_size: 0.0,
+            ..ok
+        },
+        DetectorConfig {
+            thresholds: [0.6, 1.5, 0.7],
+            ..ok
+        },
+        DetectorConfig { factor: 1.0, ..ok },
+    ] {
+        assert!(matches!(bad.validate(), Err(DetectError::InvalidConfig(_))));
+    }
+}
+
+#[test]
+fn empty_and_tiny_images_have_no_faces() {
+    let detector = Detector::new(&Device::flex()).unwrap();
+    for (w, h) in [(1, 1), (11, 500), (30, 30)] {
+        let img = RgbImage::new(w, h);
+        let d = detector.detect(&img, &DetectorConfig::default()).unwrap();
+        assert!(d.faces.is_empty());
+        assert_eq!((d.width, d.height), (w, h));
+    }
+}
+
+#[test]
+fn huge_images_start_the_pyramid_coarser() {
+    let detector = Detector::new(&Device::flex()).unwrap();
+    // 4000x1500 = 6 MP; at scale 0.6 the first level would be 2.16 MP (under the cap),
+    // while 8000x3000 (24 MP -> 8.6 MP) must start coarser.
+    let d = detector
+        .detect(&RgbImage::new(4000, 1500), &DetectorConfig::default())
+        .unwrap();
+    assert_eq!(d.min_face_size_used, 20.0);
+    let d = detector
+        .detect(&RgbImage::new(8000, 3000), &DetectorConfig::default())
+        .unwrap();
+    let expected = 12.0 / (MAX_PYRAMID_PIXELS as f64 / 24e6).sqrt();
+    assert!((d.min_face_size_used as f64 - expected).abs() < 0.01);
+}
 
 #[test]
 #[ignore = "profiling aid: cargo test --release --lib layer_times -- --ignored --nocapture"]
 fn layer_times() {
-    use burn::nn::PReluConfig;
-    use burn::nn::conv::Conv2dConfig;
-    use burn::nn::pool::MaxPool2dConfig;
-    use burn::tensor::Distribution;
     let device = Device::flex();
     let time = |name: &str, f: &dyn Fn() -> Vec<f32>| {
         f();
         let t = std::time::Instant::now();
-        for _ in 0..10 {
+        for _ in 0..20 {
             f();
         }
-        eprintln!("{name:<40} {:>8.3} ms", t.elapsed().as_secs_f64() * 100.0);
+        eprintln!("{name:<40} {:>8.3} ms", t.elapsed().as_secs_f64() * 50.0);
     };
     let x = Tensor::<4>::random([64, 28, 22, 22], Distribution::Default, &device);
-    let x3 = Tensor::<4>::random([64, 3, 24, 24], Distribution::Default, &device);
-    let c1 = Conv2dConfig::new([3, 28], [3, 3]).init(&device);
-    let c2 = Conv2dConfig::new([28, 48], [3, 3]).init(&device);
-    let p = PReluConfig::new().with_num_parameters(28).init(&device);
-    let pool = MaxPool2dConfig::new([3, 3])
+    let burn_pool = MaxPool2dConfig::new([3, 3])
         .with_strides([2, 2])
         .with_ceil_mode(true)
         .init();
-    let pool_floor = MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).init();
-    let x11 = Tensor::<4>::random([64, 28, 11, 11], Distribution::Default, &device);
-    time("conv1 3->28 on 64x24x24", &|| {
-        read(c1.forward(x3.clone())).unwrap()
-    });
-    time("prelu 64x28x22x22", &|| read(p.forward(x.clone())).unwrap());
-    time("relu 64x28x22x22", &|| {
-        read(burn::tensor::activation::relu(x.clone())).unwrap()
-    });
-    time("maxpool ceil 3/2 64x28x22x22", &|| {
-        read(pool.forward(x.clone())).unwrap()
-    });
-    time("maxpool floor 3/2 64x28x22x22", &|| {
-        read(pool_floor.forward(x.clone())).unwrap()
-    });
     let ours = nets::MaxPool::new(3, 2);
-    time("ours ceil 3/2 64x28x22x22", &|| {
+    time("Burn max_pool2d 3/2 on 64x28x22x22", &|| {
+        read(burn_pool.forward(x.clone())).unwrap()
+    });
+    time("our MaxPool 3/2 on 64x28x22x22", &|| {
         read(ours.forward(x.clone())).unwrap()
     });
-    use burn::tensor::Slice;
-    time("slice step2 w", &|| {
-        read(x.clone().slice([
-            Slice::full(),
-            Slice::full(),
-            Slice::full(),
-            Slice::new(0, Some(21), 2),
-        ]))
-        .unwrap()
-    });
-    time("slice step1 w", &|| {
-        read(x.clone().slice([
-            Slice::full(),
-            Slice::full(),
-            Slice::full(),
-            Slice::new(0, Some(21), 1),
-        ]))
-        .unwrap()
-    });
-    time("max_pair", &|| {
-        read(x.clone().max_pair(x.clone() * 0.5)).unwrap()
-    });
-    time("mul", &|| read(x.clone() * 0.5).unwrap());
-    time("pad", &|| {
-        read(
-            x.clone()
-                .pad((0, 1, 0, 1), burn::tensor::ops::PadMode::Constant(0.0)),
-        )
-        .unwrap()
-    });
-    time("reshape+max_dim", &|| {
-        read(x.clone().reshape([64, 28, 22, 11, 2]).max_dim(4)).unwrap()
-    });
-    let a = read(ours.forward(x.clone())).unwrap();
-    let b = read(pool.forward(x.clone())).unwrap();
-    let worst = a
-        .iter()
-        .zip(&b)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
-    assert!(worst < 1e-6, "{worst}");
-    time("conv2 28->48 on 64x11x11", &|| {
-        read(c2.forward(x11.clone())).unwrap()
-    });
-    {
-        use burn::tensor::module::unfold4d;
-        use burn::tensor::ops::UnfoldOptions;
-        let w = c1.weight.val().reshape([28, 27]).transpose(); // [27, 28]
-        let f = || {
-            let cols = unfold4d(
-                x3.clone(),
-                [3, 3],
-                UnfoldOptions::new([1, 1], [0, 0], [1, 1]),
-            ); // [64, 27, 484]
-            let y = cols.swap_dims(1, 2).matmul(w.clone().unsqueeze::<3>()); // [64, 484, 28]
-            read(y.swap_dims(1, 2).reshape([64, 28, 22, 22])).unwrap()
-        };
-        time("conv1 via unfold+matmul", &f);
-        let a = f();
-        let b =
-            read(c1.forward(x3.clone()) - c1.bias.as_ref().unwrap().val().reshape([1, 28, 1, 1]))
-                .unwrap();
-        let worst = a
-            .iter()
-            .zip(&b)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
-        eprintln!("unfold worst diff {worst}");
-        let cols = unfold4d(
-            x3.clone(),
-            [3, 3],
-            UnfoldOptions::new([1, 1], [0, 0], [1, 1]),
-        );
-        time("unfold alone", &|| {
-            read(unfold4d(
-                x3.clone(),
-                [3, 3],
-                UnfoldOptions::new([1, 1], [0, 0], [1, 1]),
-            ))
-            .unwrap()
-        });
-        let flat = cols.swap_dims(1, 2).reshape([64 * 484, 27]);
-        time("matmul alone 30976x27x28", &|| {
-            read(flat.clone().matmul(w.clone())).unwrap()
-        });
-    }
     let nets = MtcnnNets::new(&device);
-    time("rnet 64", &|| {
-        read(nets.rnet.forward(x3.clone()).1).unwrap()
+    let x24 = Tensor::<4>::random([64, 3, 24, 24], Distribution::Default, &device);
+    time("R-Net, 64 crops", &|| {
+        read(nets.rnet.forward(x24.clone()).1).unwrap()
     });
     let x48 = Tensor::<4>::random([12, 3, 48, 48], Distribution::Default, &device);
-    time("onet 12", &|| {
+    time("O-Net, 12 crops", &|| {
         read(nets.onet.forward(x48.clone()).1).unwrap()
     });
     let xp = Tensor::<4>::random([1, 3, 151, 151], Distribution::Default, &device);
-    time("pnet 151x151", &|| {
+    time("P-Net, 151x151", &|| {
         read(nets.pnet.forward(xp.clone()).1).unwrap()
     });
 }
