@@ -12,5 +12,6 @@ pub mod imageio;
 pub mod preprocess;
 #[doc(hidden)]
 pub mod test_support;
+pub mod triplets;
 
 pub use dataset::{Dataset, Layout};

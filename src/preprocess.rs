@@ -213,6 +213,36 @@ impl CropCache {
         }
     }
 
+    /// The record of `image` (relative path), detecting and cropping it first when there
+    /// is none or the file changed. The index is not saved; call [`CropCache::save`].
+    pub fn ensure(&mut self, dataset: &Dataset, image: &str, detector: &Detector) -> &Outcome {
+        let path = dataset.image_root.join(image);
+        let stamp = file_stamp(&path);
+        let fresh = match (self.index.records.get(image), stamp) {
+            (Some(r), Some((size, modified))) => {
+                r.size == size
+                    && r.modified == modified
+                    && (!matches!(r.outcome, Outcome::Cropped { .. })
+                        || self.crop_path(image).is_file())
+            }
+            _ => false,
+        };
+        if !fresh {
+            let settings = self.index.settings;
+            let outcome = process_image(&path, &self.crop_path(image), detector, &settings);
+            let (size, modified) = stamp.unwrap_or((0, 0));
+            self.index.records.insert(
+                image.to_string(),
+                ImageRecord {
+                    size,
+                    modified,
+                    outcome,
+                },
+            );
+        }
+        &self.index.records[image].outcome
+    }
+
     /// Writes the index atomically.
     pub fn save(&self) -> Result<(), PreprocessError> {
         std::fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;

@@ -6,6 +6,7 @@ mod crop_cmd;
 mod dataset_cmd;
 mod detect_cmd;
 mod preprocess_cmd;
+mod triplets_cmd;
 mod weights_cmd;
 
 use std::path::PathBuf;
@@ -71,6 +72,8 @@ pub enum Command {
     Crop(crop_cmd::CropCmdArgs),
     /// Detect and crop every image of a dataset once, into the crop cache.
     Preprocess(preprocess_cmd::PreprocessArgs),
+    /// Draw anchor/positive/negative triplets of face crops and save them as .npy.
+    Triplets(triplets_cmd::TripletsArgs),
     /// Convert upstream weight files (developer command; see scripts/fetch_weights.sh).
     #[command(subcommand, hide = true)]
     Weights(weights_cmd::WeightsCommand),
@@ -97,6 +100,7 @@ pub fn run(command: Command, global: &GlobalArgs) -> ExitCode {
         Command::Detect(args) => detect_cmd::run(args, global.backend_request()),
         Command::Crop(args) => crop_cmd::run(args, global.backend_request()),
         Command::Preprocess(args) => preprocess_cmd::run(args, global.backend_request()),
+        Command::Triplets(args) => triplets_cmd::run(args, global.backend_request()),
         Command::Weights(cmd) => weights_cmd::run(cmd),
     };
     match result {

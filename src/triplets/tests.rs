@@ -1,0 +1,143 @@
+use super::*;
+use std::path::PathBuf;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/npy")
+        .join(name)
+}
+
+/// The value scripts/make_npy_fixtures.py wrote at each index.
+fn expected(n: usize, t: usize, y: usize, x: usize, c: usize) -> u8 {
+    ((n * 7 + t * 31 + y * 5 + x * 3 + c * 11) % 256) as u8
+}
+
+fn check_pattern(a: &TripletArray) {
+    assert_eq!(a.0.shape(), &[2, 3, 4, 4, 3]);
+    for ((n, t, y, x, c), v) in a.0.indexed_iter() {
+        assert_eq!(*v, expected(n, t, y, x, c), "at {:?}", (n, t, y, x, c));
+    }
+}
+
+#[test]
+fn reads_arrays_written_by_numpy() {
+    for name in [
+        "triplets_u8.npy",
+        "triplets_f32_unit.npy",
+        "triplets_f32_255.npy",
+        "triplets_f64_unit.npy",
+        "fortran_order.npy",
+    ] {
+        let a = TripletArray::load(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        check_pattern(&a);
+    }
+}
+
+#[test]
+fn refuses_wrong_shapes_and_types_clearly() {
+    let msg = |name: &str| TripletArray::load(&fixture(name)).unwrap_err().to_string();
+    let m = msg("wrong_shape.npy");
+    assert!(
+        m.contains("shape [2, 3, 4, 4] is not (N, 3, S, S, 3)"),
+        "{m}"
+    );
+    let m = msg("not_square.npy");
+    assert!(m.contains("shape [1, 3, 4, 5, 3]"), "{m}");
+    let m = msg("wrong_dtype.npy");
+    assert!(
+        m.contains("not supported (expected uint8, float32 or float64)"),
+        "{m}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.npy");
+    std::fs::write(&junk, "not numpy").unwrap();
+    let m = TripletArray::load(&junk).unwrap_err().to_string();
+    assert!(m.contains("not a readable .npy file"), "{m}");
+}
+
+#[test]
+fn refuses_floats_outside_pixel_ranges() {
+    let a = ArrayD::from_shape_vec(IxDyn(&[1]), vec![300.0]).unwrap();
+    assert!(from_floats(a).unwrap_err().contains("0-1 or 0-255"));
+    let a = ArrayD::from_shape_vec(IxDyn(&[1]), vec![f64::NAN]).unwrap();
+    assert!(from_floats(a).unwrap_err().contains("NaN"));
+}
+
+#[test]
+fn round_trips_through_npy_and_crops() {
+    let a = TripletArray::load(&fixture("triplets_u8.npy")).unwrap();
+    let crops: Vec<[RgbImage; 3]> = (0..a.len())
+        .map(|i| [a.crop(i, 0), a.crop(i, 1), a.crop(i, 2)])
+        .collect();
+    assert_eq!(
+        crops[1][2].get_pixel(3, 2).0,
+        [
+            expected(1, 2, 2, 3, 0),
+            expected(1, 2, 2, 3, 1),
+            expected(1, 2, 2, 3, 2)
+        ]
+    );
+    let rebuilt = TripletArray::from_crops(&crops, 4);
+    assert_eq!(rebuilt, a);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.npy");
+    rebuilt.save(&path).unwrap();
+    assert_eq!(TripletArray::load(&path).unwrap(), a);
+    // The same data bytes as numpy's own file (C order) after the header.
+    let ours = std::fs::read(&path).unwrap();
+    let numpy = std::fs::read(fixture("triplets_u8.npy")).unwrap();
+    assert_eq!(
+        ours[ours.len() - a.0.len()..],
+        numpy[numpy.len() - a.0.len()..]
+    );
+}
+
+fn sample() -> Dataset {
+    Dataset::open(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample-faces")).unwrap()
+}
+
+#[test]
+fn draws_valid_reproducible_triplets_from_the_given_identities_only() {
+    let ds = sample();
+    let train: BTreeSet<String> = ["Colin_Powell", "Hugo_Chavez", "Laura_Bush"]
+        .map(String::from)
+        .into();
+    let t = draw(&ds, &train, 500, 7).unwrap();
+    assert_eq!(t.len(), 500);
+    assert_eq!(
+        t,
+        draw(&ds, &train, 500, 7).unwrap(),
+        "same seed, same triplets"
+    );
+    assert_ne!(t, draw(&ds, &train, 500, 8).unwrap());
+    let person = |p: &str| p.split('/').next().unwrap().to_string();
+    for s in &t {
+        assert_eq!(person(&s.anchor), person(&s.positive));
+        assert_ne!(s.anchor, s.positive);
+        assert_ne!(person(&s.anchor), person(&s.negative));
+        for p in [&s.anchor, &s.positive, &s.negative] {
+            assert!(train.contains(&person(p)), "{p} is not a training identity");
+            assert!(ds.image_root.join(p).is_file());
+        }
+    }
+    // Every training person shows up as an anchor and as a negative.
+    for name in &train {
+        assert!(t.iter().any(|s| person(&s.anchor) == *name));
+        assert!(t.iter().any(|s| person(&s.negative) == *name));
+    }
+}
+
+#[test]
+fn too_few_identities_is_an_error() {
+    let ds = sample();
+    let one: BTreeSet<String> = ["Colin_Powell".to_string()].into();
+    assert!(matches!(
+        draw(&ds, &one, 10, 0),
+        Err(TripletError::TooFew(_))
+    ));
+    let none = BTreeSet::new();
+    assert!(matches!(
+        draw(&ds, &none, 10, 0),
+        Err(TripletError::TooFew(_))
+    ));
+}
