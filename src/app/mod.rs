@@ -6,9 +6,11 @@
 
 mod dataset_panel;
 mod detection_panel;
+mod dialogs;
 mod drops;
 mod placeholder;
 mod thumbnails;
+mod triplets_panel;
 
 #[cfg(test)]
 mod tests;
@@ -23,6 +25,7 @@ use siamese_face::backend::{self, BackendRequest, BackendSelection};
 use crate::cli::GlobalArgs;
 use dataset_panel::DatasetPanel;
 use detection_panel::DetectionPanel;
+use triplets_panel::TripletsPanel;
 
 /// The panels named by the design, in navigation order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -109,6 +112,7 @@ pub struct SiameseApp {
     page: Page,
     dataset: DatasetPanel,
     detection: DetectionPanel,
+    triplets: TripletsPanel,
     backend: BackendStatus,
 }
 
@@ -155,6 +159,7 @@ impl SiameseApp {
             page,
             dataset,
             detection,
+            triplets: TripletsPanel::new(),
             backend: BackendStatus::probe(args.backend_request(), ctx),
         }
     }
@@ -172,6 +177,7 @@ impl SiameseApp {
             page: Page::Dataset,
             dataset: panel,
             detection: DetectionPanel::new(ctx),
+            triplets: TripletsPanel::new(),
             backend: BackendStatus::Ready(Box::new(backend)),
         }
     }
@@ -181,6 +187,7 @@ impl SiameseApp {
         self.backend.poll();
         self.dataset.poll(ui.ctx());
         self.detection.poll(ui.ctx());
+        self.triplets.poll(ui.ctx());
 
         egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar(ui));
         egui::Panel::left("navigation")
@@ -194,6 +201,7 @@ impl SiameseApp {
         egui::CentralPanel::default().show(ui, |ui| match self.page {
             Page::Dataset => self.dataset.ui(ui),
             Page::Detection => self.detection.ui(ui, self.dataset.dataset(), device),
+            Page::Triplets => self.triplets.ui(ui, self.dataset.dataset(), device),
             other => placeholder::ui(ui, other),
         });
     }

@@ -6,10 +6,6 @@ use super::Page;
 
 fn plan(page: Page) -> &'static str {
     match page {
-        Page::Triplets => {
-            "Anchor / positive / negative triplets of face crops from the training identities: \
-             generate, preview, save and load as .npy."
-        }
         Page::Training => {
             "Training the embedding network with triplet loss in the background, with a live \
              loss plot, pause/stop and checkpoints."
@@ -22,7 +18,7 @@ fn plan(page: Page) -> &'static str {
             "Accuracy on the LFW test pairs: accuracy-vs-threshold curve, ROC, and the \
              misclassified pairs, updating live as the threshold moves."
         }
-        Page::Dataset | Page::Detection => "",
+        Page::Dataset | Page::Detection | Page::Triplets => "",
     }
 }
 
