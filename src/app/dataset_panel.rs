@@ -217,17 +217,11 @@ impl DatasetPanel {
     }
 
     fn pick_folder(&mut self, ctx: &egui::Context) {
-        // The native dialog blocks its thread, so it gets one of its own.
-        let (tx, rx) = mpsc::channel();
-        let ctx = ctx.clone();
-        std::thread::spawn(move || {
-            let picked = rfd::FileDialog::new()
+        self.folder_pick = Some(super::dialogs::spawn(ctx, || {
+            rfd::FileDialog::new()
                 .set_title("Open a face dataset folder")
-                .pick_folder();
-            let _ = tx.send(picked);
-            ctx.request_repaint();
-        });
-        self.folder_pick = Some(rx);
+                .pick_folder()
+        }));
     }
 
     fn handle_drops(&mut self, ui: &egui::Ui) {

@@ -710,11 +710,8 @@ impl DetectionPanel {
     }
 
     fn pick_file(&mut self, ctx: &egui::Context) {
-        // The native dialog blocks its thread, so it gets one of its own.
-        let (tx, rx) = mpsc::channel();
-        let ctx = ctx.clone();
-        std::thread::spawn(move || {
-            let picked = rfd::FileDialog::new()
+        self.file_pick = Some(super::dialogs::spawn(ctx, || {
+            rfd::FileDialog::new()
                 .set_title("Open an image")
                 .add_filter(
                     "Images",
@@ -724,11 +721,8 @@ impl DetectionPanel {
                     ],
                 )
                 .add_filter("All files", &["*"])
-                .pick_file();
-            let _ = tx.send(picked);
-            ctx.request_repaint();
-        });
-        self.file_pick = Some(rx);
+                .pick_file()
+        }));
     }
 
     fn handle_drops(&mut self, ui: &egui::Ui, device: &Device) {
