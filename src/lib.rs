@@ -8,6 +8,7 @@ pub mod bench;
 pub mod crop;
 pub mod dataset;
 pub mod detect;
+pub mod embed;
 pub mod imageio;
 pub mod preprocess;
 #[doc(hidden)]
