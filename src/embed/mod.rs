@@ -5,6 +5,8 @@
 //! MobileNetV2 with ImageNet weights, VGG19 and Inception-ResNet-v2 come with the rest of
 //! the training issue.
 
+pub mod train;
+
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};

@@ -75,3 +75,81 @@ fn small_cnn_learns_on_real_face_crops() {
     let last: f32 = losses[25..].iter().sum::<f32>() / 5.0;
     assert!(last < 0.5 * first, "loss did not fall: {losses:?}");
 }
+
+#[test]
+fn trains_on_a_triplet_array_saves_and_reloads_the_model() {
+    use std::sync::atomic::AtomicBool;
+    use train::{ModelMeta, TrainConfig, TrainEvent, load_model, save_model, train};
+    let ds =
+        Dataset::open(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample-faces")).unwrap();
+    let people = ds.people.iter().map(|p| p.name.clone()).collect();
+    let sources = triplets::draw(&ds, &people, 12, 2).unwrap();
+    let crop = |rel: &str| {
+        let img = crate::imageio::load_rgb(&ds.image_root.join(rel)).unwrap();
+        crate::crop::centre_crop(&img, 48, 0.6)
+    };
+    let crops: Vec<[RgbImage; 3]> = sources
+        .iter()
+        .map(|s| [crop(&s.anchor), crop(&s.positive), crop(&s.negative)])
+        .collect();
+    let data = triplets::TripletArray::from_crops(&crops, 48);
+    let cfg = TrainConfig {
+        epochs: 3,
+        batch_size: 6,
+        ..TrainConfig::default()
+    };
+    let mut events = Vec::new();
+    let stop = AtomicBool::new(false);
+    let (net, summary) = train(&data, &cfg, &Device::flex(), &stop, |e| {
+        events.push(e.clone())
+    })
+    .unwrap();
+    assert_eq!(summary.steps, 6);
+    assert!(!summary.stopped);
+    let steps = events
+        .iter()
+        .filter(|e| matches!(e, TrainEvent::Step { .. }))
+        .count();
+    let epochs = events
+        .iter()
+        .filter(|e| matches!(e, TrainEvent::Epoch { .. }))
+        .count();
+    assert_eq!((steps, epochs), (6, 3));
+
+    let dir = tempfile::tempdir().unwrap();
+    let meta = ModelMeta {
+        backbone: "small-cnn".into(),
+        input_size: 48,
+        normalisation: "x / 127.5 - 1".into(),
+        embedding_dim: EMBEDDING_DIM,
+        train: cfg,
+        triplets: data.len(),
+        threshold: None,
+    };
+    save_model(&net, &meta, dir.path()).unwrap();
+    let device = Device::flex();
+    let (loaded, meta2) = load_model(dir.path(), &device).unwrap();
+    assert_eq!(meta2, meta);
+    let x = crops_to_tensor(&[&crops[0][0]], &device);
+    let before: Vec<f32> = net.forward(x.clone()).into_data().try_to_vec().unwrap();
+    let after: Vec<f32> = loaded.forward(x).into_data().try_to_vec().unwrap();
+    for (b, a) in before.iter().zip(&after) {
+        assert!((b - a).abs() < 1e-5);
+    }
+
+    // Stopping before the first step trains nothing and says so.
+    let stop = AtomicBool::new(true);
+    let (_, summary) = train(&data, &cfg, &Device::flex(), &stop, |_| {}).unwrap();
+    assert!(summary.stopped && summary.steps == 0);
+
+    // Metadata of another architecture is refused with a clear message.
+    let mut other = meta.clone();
+    other.backbone = "vgg19".into();
+    std::fs::write(
+        dir.path().join("model.json"),
+        serde_json::to_vec(&other).unwrap(),
+    )
+    .unwrap();
+    let e = load_model(dir.path(), &device).unwrap_err().to_string();
+    assert!(e.contains("backbone vgg19"), "{e}");
+}

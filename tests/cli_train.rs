@@ -1,0 +1,66 @@
+//! `triplets` then `train` end to end on the bundled sample: JSON events, a saved model.
+
+mod common;
+
+use std::path::Path;
+
+use common::run;
+
+#[test]
+fn trains_a_model_from_a_triplet_file_with_json_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample-faces");
+    let npy = dir.path().join("t.npy");
+    let o = run(&[
+        "triplets",
+        "--data",
+        data.to_str().unwrap(),
+        "--count",
+        "8",
+        "--size",
+        "48",
+        "--out",
+        npy.to_str().unwrap(),
+        "--cache",
+        dir.path().join("cache").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let model = dir.path().join("model");
+    let o = run(&[
+        "train",
+        "--triplets",
+        npy.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+        "--epochs",
+        "2",
+        "--batch",
+        "4",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let events: Vec<serde_json::Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let count = |kind: &str| events.iter().filter(|e| e["event"] == kind).count();
+    assert_eq!((count("step"), count("epoch"), count("done")), (4, 2, 1));
+    assert!(events[0]["loss"].as_f64().unwrap().is_finite());
+    assert!(model.join("model.bpk").is_file());
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model.join("model.json")).unwrap()).unwrap();
+    assert_eq!(meta["backbone"], "small-cnn");
+    assert_eq!(meta["input_size"], 48);
+
+    // A file that is not a triplet array is refused before any training.
+    let o = run(&[
+        "train",
+        "--triplets",
+        model.join("model.json").to_str().unwrap(),
+        "--out",
+        dir.path().join("x").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a readable .npy file"));
+}
