@@ -10,6 +10,7 @@ mod dialogs;
 mod drops;
 mod placeholder;
 mod thumbnails;
+mod training_panel;
 mod triplets_panel;
 
 #[cfg(test)]
@@ -25,6 +26,7 @@ use siamese_face::backend::{self, BackendRequest, BackendSelection};
 use crate::cli::GlobalArgs;
 use dataset_panel::DatasetPanel;
 use detection_panel::DetectionPanel;
+use training_panel::TrainingPanel;
 use triplets_panel::TripletsPanel;
 
 /// The panels named by the design, in navigation order.
@@ -113,6 +115,7 @@ pub struct SiameseApp {
     dataset: DatasetPanel,
     detection: DetectionPanel,
     triplets: TripletsPanel,
+    training: TrainingPanel,
     backend: BackendStatus,
 }
 
@@ -160,6 +163,7 @@ impl SiameseApp {
             dataset,
             detection,
             triplets: TripletsPanel::new(),
+            training: TrainingPanel::new(),
             backend: BackendStatus::probe(args.backend_request(), ctx),
         }
     }
@@ -178,6 +182,7 @@ impl SiameseApp {
             dataset: panel,
             detection: DetectionPanel::new(ctx),
             triplets: TripletsPanel::new(),
+            training: TrainingPanel::new(),
             backend: BackendStatus::Ready(Box::new(backend)),
         }
     }
@@ -188,6 +193,7 @@ impl SiameseApp {
         self.dataset.poll(ui.ctx());
         self.detection.poll(ui.ctx());
         self.triplets.poll(ui.ctx());
+        self.training.poll();
 
         egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar(ui));
         egui::Panel::left("navigation")
@@ -202,6 +208,7 @@ impl SiameseApp {
             Page::Dataset => self.dataset.ui(ui),
             Page::Detection => self.detection.ui(ui, self.dataset.dataset(), device),
             Page::Triplets => self.triplets.ui(ui, self.dataset.dataset(), device),
+            Page::Training => self.training.ui(ui, self.triplets.current(), device),
             other => placeholder::ui(ui, other),
         });
     }

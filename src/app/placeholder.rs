@@ -6,10 +6,6 @@ use super::Page;
 
 fn plan(page: Page) -> &'static str {
     match page {
-        Page::Training => {
-            "Training the embedding network with triplet loss in the background, with a live \
-             loss plot, pause/stop and checkpoints."
-        }
         Page::Compare => {
             "Two photos side by side: detected faces, cosine similarity and a SAME / DIFFERENT \
              verdict against a threshold slider."
@@ -18,7 +14,7 @@ fn plan(page: Page) -> &'static str {
             "Accuracy on the LFW test pairs: accuracy-vs-threshold curve, ROC, and the \
              misclassified pairs, updating live as the threshold moves."
         }
-        Page::Dataset | Page::Detection | Page::Triplets => "",
+        Page::Dataset | Page::Detection | Page::Triplets | Page::Training => "",
     }
 }
 

@@ -115,7 +115,7 @@ fn dataset_panel_renders_the_sample() {
 fn navigation_shows_honest_placeholders() {
     let mut harness = harness(sample());
     harness.run_steps(2);
-    goto(&mut harness, "Training");
+    goto(&mut harness, "Compare");
     harness.get_by_label("Not built yet.");
     goto(&mut harness, "Detection");
     harness.get_by_label("Face crops");
@@ -274,4 +274,51 @@ fn triplets_panel_generates_and_previews_triplets() {
     let image = harness.render().expect("the GUI renders on a wgpu adapter");
     assert!(distinct_colours(&image) > 500, "the frame looks blank");
     save(&image, "triplets_panel.png");
+}
+
+#[test]
+fn training_panel_trains_on_the_generated_triplets() {
+    let cache = tempfile::tempdir().unwrap();
+    let mut harness = harness(sample());
+    harness.run_steps(2);
+    goto(&mut harness, "Triplets");
+    {
+        let app = harness.state_mut().as_mut().unwrap();
+        app.triplets.set_cache_root(cache.path().to_path_buf());
+        app.triplets.set_count(8);
+        app.training.set_epochs(2, 4);
+    }
+    harness
+        .get_by_role_and_label(Role::Button, "Generate")
+        .click();
+    harness.run_steps(1);
+    let start = Instant::now();
+    while harness.state().as_ref().unwrap().triplets.is_busy() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "triplets never arrived"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+        harness.step();
+    }
+    harness.run_steps(2);
+    goto(&mut harness, "Training");
+    harness.get_by_label_contains("the 8 triplets of 100x100 crops");
+    harness.get_by_role_and_label(Role::Button, "Start").click();
+    harness.run_steps(1);
+    let start = Instant::now();
+    while harness.state().as_ref().unwrap().training.is_running() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "training never finished"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+        harness.step();
+    }
+    harness.run_steps(3);
+    assert_eq!(harness.state().as_ref().unwrap().training.steps_seen(), 4);
+    harness.get_by_label_contains("finished after 4 steps");
+    let image = harness.render().expect("the GUI renders on a wgpu adapter");
+    assert!(distinct_colours(&image) > 100, "the frame looks blank");
+    save(&image, "training_panel.png");
 }

@@ -91,6 +91,11 @@ impl TripletsPanel {
         self.array.as_ref().map(|a| a.len())
     }
 
+    /// The triplets shown, for the Training page.
+    pub fn current(&self) -> Option<Arc<TripletArray>> {
+        self.array.clone()
+    }
+
     fn show(&mut self, array: TripletArray, sidecar: Option<Sidecar>, file: Option<PathBuf>) {
         self.array = Some(Arc::new(array));
         self.sidecar = sidecar;
