@@ -19,7 +19,7 @@ use super::dialogs;
 
 enum Msg {
     Event(TrainEvent),
-    Done(Result<(SmallCnn, TrainSummary), String>),
+    Done(Result<(Box<SmallCnn>, TrainSummary), String>),
 }
 
 struct Run {
@@ -100,6 +100,7 @@ impl TrainingPanel {
                     let _ = tx.send(Msg::Event(e.clone()));
                     ctx.request_repaint();
                 })
+                .map(|(net, summary)| (Box::new(net), summary))
                 .map_err(|e| e.to_string());
                 let _ = tx.send(Msg::Done(result));
                 ctx.request_repaint();
@@ -199,7 +200,7 @@ impl TrainingPanel {
                                 triplets: self.data_shape.1,
                                 threshold: None,
                             };
-                            self.trained = Some((Arc::new(net), meta));
+                            self.trained = Some((Arc::new(*net), meta));
                         }
                         Err(e) => {
                             self.note(format!("failed: {e}"));
