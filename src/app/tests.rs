@@ -243,16 +243,17 @@ fn walk_pngs(dir: &std::path::Path) -> usize {
         .sum()
 }
 
-#[test]
-fn triplets_panel_generates_and_previews_triplets() {
-    let cache = tempfile::tempdir().unwrap();
-    let mut harness = harness(sample());
-    harness.run_steps(2);
-    goto(&mut harness, "Triplets");
+/// Generates `count` triplets on the Triplets page (crop cache in `cache`) and waits.
+fn generate_triplets(
+    harness: &mut Harness<'static, Option<SiameseApp>>,
+    count: usize,
+    cache: &std::path::Path,
+) {
+    goto(harness, "Triplets");
     {
         let app = harness.state_mut().as_mut().unwrap();
-        app.triplets.set_cache_root(cache.path().to_path_buf());
-        app.triplets.set_count(12);
+        app.triplets.set_cache_root(cache.to_path_buf());
+        app.triplets.set_count(count);
     }
     harness
         .get_by_role_and_label(Role::Button, "Generate")
@@ -268,6 +269,14 @@ fn triplets_panel_generates_and_previews_triplets() {
         harness.step();
     }
     harness.run_steps(3);
+}
+
+#[test]
+fn triplets_panel_generates_and_previews_triplets() {
+    let cache = tempfile::tempdir().unwrap();
+    let mut harness = harness(sample());
+    harness.run_steps(2);
+    generate_triplets(&mut harness, 12, cache.path());
     assert_eq!(harness.state().as_ref().unwrap().triplets.len(), Some(12));
     harness.get_by_label_contains("12 triplets from");
     harness.get_by_label("anchor");
@@ -281,27 +290,13 @@ fn training_panel_trains_on_the_generated_triplets() {
     let cache = tempfile::tempdir().unwrap();
     let mut harness = harness(sample());
     harness.run_steps(2);
-    goto(&mut harness, "Triplets");
-    {
-        let app = harness.state_mut().as_mut().unwrap();
-        app.triplets.set_cache_root(cache.path().to_path_buf());
-        app.triplets.set_count(8);
-        app.training.set_epochs(2, 4);
-    }
     harness
-        .get_by_role_and_label(Role::Button, "Generate")
-        .click();
-    harness.run_steps(1);
-    let start = Instant::now();
-    while harness.state().as_ref().unwrap().triplets.is_busy() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "triplets never arrived"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-        harness.step();
-    }
-    harness.run_steps(2);
+        .state_mut()
+        .as_mut()
+        .unwrap()
+        .training
+        .set_epochs(2, 4);
+    generate_triplets(&mut harness, 8, cache.path());
     goto(&mut harness, "Training");
     harness.get_by_label_contains("the 8 triplets of 100x100 crops");
     harness.get_by_role_and_label(Role::Button, "Start").click();

@@ -37,22 +37,27 @@ fn triplet_loss_matches_a_hand_computed_case() {
     assert!((active.into_scalar::<f32>() - 0.5).abs() < 1e-6);
 }
 
+/// `count` triplets of the bundled sample's photos as `size`-pixel centre crops.
+fn sample_triplet_crops(count: usize, seed: u64, size: u32) -> Vec<[RgbImage; 3]> {
+    let ds =
+        Dataset::open(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample-faces")).unwrap();
+    let people = ds.people.iter().map(|p| p.name.clone()).collect();
+    let crop = |rel: &str| {
+        let img = crate::imageio::load_rgb(&ds.image_root.join(rel)).unwrap();
+        crate::crop::centre_crop(&img, size, 0.6)
+    };
+    triplets::draw(&ds, &people, count, seed)
+        .unwrap()
+        .iter()
+        .map(|s| [crop(&s.anchor), crop(&s.positive), crop(&s.negative)])
+        .collect()
+}
+
 /// The real network on real faces: a few dozen Adam steps on triplets of the sample's
 /// centre crops drive the loss down (it learns, gradients flow through every layer).
 #[test]
 fn small_cnn_learns_on_real_face_crops() {
-    let ds =
-        Dataset::open(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample-faces")).unwrap();
-    let people = ds.people.iter().map(|p| p.name.clone()).collect();
-    let sources = triplets::draw(&ds, &people, 16, 1).unwrap();
-    let crop = |rel: &str| {
-        let img = crate::imageio::load_rgb(&ds.image_root.join(rel)).unwrap();
-        crate::crop::centre_crop(&img, 64, 0.6)
-    };
-    let crops: Vec<[RgbImage; 3]> = sources
-        .iter()
-        .map(|s| [crop(&s.anchor), crop(&s.positive), crop(&s.negative)])
-        .collect();
+    let crops = sample_triplet_crops(16, 1, 64);
     let device = Device::flex().autodiff();
     let batch =
         |k: usize| crops_to_tensor(&crops.iter().map(|t| &t[k]).collect::<Vec<_>>(), &device);
@@ -80,18 +85,7 @@ fn small_cnn_learns_on_real_face_crops() {
 fn trains_on_a_triplet_array_saves_and_reloads_the_model() {
     use std::sync::atomic::AtomicBool;
     use train::{ModelMeta, TrainConfig, TrainEvent, load_model, save_model, train};
-    let ds =
-        Dataset::open(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample-faces")).unwrap();
-    let people = ds.people.iter().map(|p| p.name.clone()).collect();
-    let sources = triplets::draw(&ds, &people, 12, 2).unwrap();
-    let crop = |rel: &str| {
-        let img = crate::imageio::load_rgb(&ds.image_root.join(rel)).unwrap();
-        crate::crop::centre_crop(&img, 48, 0.6)
-    };
-    let crops: Vec<[RgbImage; 3]> = sources
-        .iter()
-        .map(|s| [crop(&s.anchor), crop(&s.positive), crop(&s.negative)])
-        .collect();
+    let crops = sample_triplet_crops(12, 2, 48);
     let data = triplets::TripletArray::from_crops(&crops, 48);
     let cfg = TrainConfig {
         epochs: 3,
