@@ -10,6 +10,7 @@ pub mod dataset;
 pub mod detect;
 pub mod embed;
 pub mod imageio;
+pub mod metrics;
 pub mod preprocess;
 #[doc(hidden)]
 pub mod test_support;
