@@ -148,15 +148,7 @@ pub fn sorted_images(dataset: &crate::Dataset) -> Vec<String> {
         .people
         .iter()
         .flat_map(|p| p.images.iter())
-        .filter_map(|img| {
-            let rel = img.path.strip_prefix(&dataset.image_root).ok()?;
-            Some(
-                rel.components()
-                    .map(|c| c.as_os_str().to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join("/"),
-            )
-        })
+        .filter_map(|img| dataset.relative(&img.path))
         .collect();
     paths.sort();
     paths

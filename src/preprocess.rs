@@ -213,21 +213,22 @@ impl CropCache {
         }
     }
 
+    /// The record of `image` if it is still valid: same file size and modification time,
+    /// and for a crop, the PNG still on disk.
+    fn fresh_record(&self, image: &str, stamp: Option<(u64, u64)>) -> Option<&ImageRecord> {
+        let r = self.index.records.get(image)?;
+        let (size, modified) = stamp?;
+        let crop_ok =
+            !matches!(r.outcome, Outcome::Cropped { .. }) || self.crop_path(image).is_file();
+        (r.size == size && r.modified == modified && crop_ok).then_some(r)
+    }
+
     /// The record of `image` (relative path), detecting and cropping it first when there
     /// is none or the file changed. The index is not saved; call [`CropCache::save`].
     pub fn ensure(&mut self, dataset: &Dataset, image: &str, detector: &Detector) -> &Outcome {
         let path = dataset.image_root.join(image);
         let stamp = file_stamp(&path);
-        let fresh = match (self.index.records.get(image), stamp) {
-            (Some(r), Some((size, modified))) => {
-                r.size == size
-                    && r.modified == modified
-                    && (!matches!(r.outcome, Outcome::Cropped { .. })
-                        || self.crop_path(image).is_file())
-            }
-            _ => false,
-        };
-        if !fresh {
+        if self.fresh_record(image, stamp).is_none() {
             let settings = self.index.settings;
             let outcome = process_image(&path, &self.crop_path(image), detector, &settings);
             let (size, modified) = stamp.unwrap_or((0, 0));
@@ -383,18 +384,13 @@ pub fn run(
     let mut todo = Vec::new();
     for rel in &images {
         let stamp = file_stamp(&dataset.image_root.join(rel));
-        match (cache.index.records.get(rel), stamp) {
-            (Some(r), Some((size, modified)))
-                if r.size == size
-                    && r.modified == modified
-                    && (!matches!(r.outcome, Outcome::Cropped { .. })
-                        || cache.crop_path(rel).is_file()) =>
-            {
+        match cache.fresh_record(rel, stamp) {
+            Some(r) => {
                 progress.cached += 1;
                 let outcome = r.outcome.clone();
                 progress.count(&outcome);
             }
-            _ => todo.push((rel.clone(), stamp.unwrap_or((0, 0)))),
+            None => todo.push((rel.clone(), stamp.unwrap_or((0, 0)))),
         }
     }
     on_progress(&progress);

@@ -57,20 +57,18 @@ pub fn draw(
     count: usize,
     seed: u64,
 ) -> Result<Vec<TripletSource>, TripletError> {
-    let rel = |p: &Path| -> String {
-        p.strip_prefix(&dataset.image_root)
-            .unwrap_or(p)
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/")
-    };
     // People of the split that exist on disk, in name order (the dataset's order).
     let people: Vec<Vec<String>> = dataset
         .people
         .iter()
         .filter(|p| identities.contains(&p.name))
-        .map(|p| p.images.iter().map(|i| rel(&i.path)).collect())
+        .map(|p| {
+            p.images
+                .iter()
+                .filter_map(|i| dataset.relative(&i.path))
+                .collect::<Vec<_>>()
+        })
+        .filter(|images| !images.is_empty())
         .collect();
     let anchors: Vec<usize> = (0..people.len())
         .filter(|&i| people[i].len() >= 2)

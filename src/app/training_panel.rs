@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use burn::tensor::Device;
 use eframe::egui;
 use egui_plot::{Legend, Line, Plot};
+use siamese_face::embed::SmallCnn;
 use siamese_face::embed::train::{self, ModelMeta, TrainConfig, TrainEvent, TrainSummary};
-use siamese_face::embed::{EMBEDDING_DIM, SmallCnn};
 use siamese_face::triplets::TripletArray;
 
 use super::dialogs;
@@ -111,7 +111,7 @@ impl TrainingPanel {
         self.epoch_losses.clear();
         self.trained = None;
         self.error = None;
-        let total_steps = cfg.epochs * n.div_ceil(cfg.batch_size.clamp(1, n));
+        let total_steps = cfg.epochs * cfg.steps_per_epoch(n);
         self.note(format!(
             "started: {n} triplets, {} epochs of {} steps, batch {}, lr {}, margin {}",
             cfg.epochs,
@@ -191,15 +191,8 @@ impl TrainingPanel {
                                 summary.steps,
                                 summary.final_loss
                             ));
-                            let meta = ModelMeta {
-                                backbone: "small-cnn".into(),
-                                input_size: self.data_shape.0,
-                                normalisation: "x / 127.5 - 1 (RGB)".into(),
-                                embedding_dim: EMBEDDING_DIM,
-                                train: self.cfg,
-                                triplets: self.data_shape.1,
-                                threshold: None,
-                            };
+                            let (size, n) = self.data_shape;
+                            let meta = ModelMeta::small_cnn(self.cfg, size, n);
                             self.trained = Some((Arc::new(*net), meta));
                         }
                         Err(e) => {

@@ -9,7 +9,6 @@ use std::sync::atomic::AtomicBool;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use siamese_face::backend::{self, BackendRequest};
-use siamese_face::embed::EMBEDDING_DIM;
 use siamese_face::embed::train::{self, ModelMeta, TrainConfig, TrainEvent};
 use siamese_face::triplets::TripletArray;
 
@@ -48,10 +47,7 @@ pub fn run(args: TrainArgs, request: BackendRequest) -> anyhow::Result<ExitCode>
         margin: args.margin,
         seed: args.seed,
     };
-    let steps = cfg.epochs
-        * data
-            .len()
-            .div_ceil(cfg.batch_size.clamp(1, data.len().max(1)));
+    let steps = cfg.epochs * cfg.steps_per_epoch(data.len());
     let bar = if args.json || !std::io::stderr().is_terminal() {
         ProgressBar::hidden()
     } else {
@@ -82,15 +78,7 @@ pub fn run(args: TrainArgs, request: BackendRequest) -> anyhow::Result<ExitCode>
         }
     })?;
     bar.finish_and_clear();
-    let meta = ModelMeta {
-        backbone: "small-cnn".into(),
-        input_size: data.size(),
-        normalisation: "x / 127.5 - 1 (RGB)".into(),
-        embedding_dim: EMBEDDING_DIM,
-        train: cfg,
-        triplets: data.len(),
-        threshold: None,
-    };
+    let meta = ModelMeta::small_cnn(cfg, data.size(), data.len());
     train::save_model(&net, &meta, &args.out)?;
     if args.json {
         let done = serde_json::json!({"event": "done", "summary": summary, "model": args.out});

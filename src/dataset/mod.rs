@@ -172,6 +172,18 @@ impl Dataset {
         Ok(dataset)
     }
 
+    /// `path` relative to the image root, '/'-separated (the key caches, sidecars and the
+    /// reference scripts use), or `None` for a path outside it.
+    pub fn relative(&self, path: &Path) -> Option<String> {
+        let rel = path.strip_prefix(&self.image_root).ok()?;
+        Some(
+            rel.components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/"),
+        )
+    }
+
     pub fn person(&self, name: &str) -> Option<&Person> {
         self.by_name.get(name).map(|&i| &self.people[i])
     }

@@ -30,6 +30,13 @@ pub struct TrainConfig {
     pub seed: u64,
 }
 
+impl TrainConfig {
+    /// Steps per epoch over `triplets` (the last batch may be smaller).
+    pub fn steps_per_epoch(&self, triplets: usize) -> usize {
+        triplets.div_ceil(self.batch_size.clamp(1, triplets.max(1)))
+    }
+}
+
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
@@ -113,7 +120,7 @@ pub fn train(
     let mut optim = AdamConfig::new().init();
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let bs = cfg.batch_size.clamp(1, data.len());
-    let steps_per_epoch = data.len().div_ceil(bs);
+    let steps_per_epoch = cfg.steps_per_epoch(data.len());
     let start = Instant::now();
     let (mut step, mut final_loss, mut stopped) = (0, f32::NAN, false);
     'epochs: for epoch in 1..=cfg.epochs {
@@ -172,6 +179,21 @@ pub struct ModelMeta {
     pub triplets: usize,
     /// The verification threshold (cosine similarity), once one has been chosen.
     pub threshold: Option<f32>,
+}
+
+impl ModelMeta {
+    /// Metadata of a small CNN trained with `train` on `triplets` crops of `input_size`.
+    pub fn small_cnn(train: TrainConfig, input_size: usize, triplets: usize) -> ModelMeta {
+        ModelMeta {
+            backbone: "small-cnn".into(),
+            input_size,
+            normalisation: "x / 127.5 - 1 (RGB)".into(),
+            embedding_dim: EMBEDDING_DIM,
+            train,
+            triplets,
+            threshold: None,
+        }
+    }
 }
 
 /// Writes `model.bpk` and `model.json` into `dir` (each atomically).
