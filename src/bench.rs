@@ -161,3 +161,76 @@ pub fn spread_sample(sorted: &[String], n: usize) -> Vec<String> {
         .map(|i| sorted[i * sorted.len() / n].clone())
         .collect()
 }
+
+/// Training throughput of the real trainer on random crops (what scripts/bench_train_torch.py
+/// measures for PyTorch): fixed triplets, no augmentation, constant learning rate.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainThroughput {
+    pub arch: String,
+    pub backend: String,
+    pub batch: usize,
+    pub size: usize,
+    pub steps: usize,
+    pub triplets_per_s: f64,
+    pub seconds_per_step: f64,
+}
+
+pub fn train_throughput(
+    kind: crate::embed::BackboneKind,
+    backend: &str,
+    device: &Device,
+    batch: usize,
+    size: usize,
+    steps: usize,
+    warmup: usize,
+) -> Result<TrainThroughput, crate::embed::train::TrainError> {
+    use crate::embed::augment::Augment;
+    use crate::embed::train::{
+        self, Control, LrSchedule, TrainConfig, TrainData, TrainEvent, TrainJob,
+    };
+    use rand::{Rng, SeedableRng};
+    let n = batch * (steps + warmup);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let mut bytes = vec![0u8; n * 3 * size * size * 3];
+    rng.fill(&mut bytes[..]);
+    let array = ndarray::Array5::from_shape_vec((n, 3, size, size, 3), bytes).expect("sized");
+    let data = TrainData::Triplets(std::sync::Arc::new(crate::triplets::TripletArray(array)));
+    let cfg = TrainConfig {
+        backbone: kind,
+        epochs: 1,
+        batch_size: batch,
+        schedule: LrSchedule::Constant,
+        warmup_steps: 0,
+        augment: Augment::NONE,
+        checkpoint_every: 0,
+        ..TrainConfig::default()
+    };
+    let job = TrainJob {
+        data: &data,
+        data_source: "random crops".into(),
+        config: cfg,
+        validation: None,
+        checkpoints: None,
+        resume: None,
+    };
+    let mut timed = Vec::new();
+    let mut last = Instant::now();
+    train::train(job, device, &Control::default(), |e| {
+        if let TrainEvent::Step { step, .. } = e {
+            if *step > warmup {
+                timed.push(last.elapsed().as_secs_f64());
+            }
+            last = Instant::now();
+        }
+    })?;
+    let per_step = timed.iter().sum::<f64>() / timed.len().max(1) as f64;
+    Ok(TrainThroughput {
+        arch: kind.name().into(),
+        backend: backend.into(),
+        batch,
+        size,
+        steps: timed.len(),
+        triplets_per_s: batch as f64 / per_step,
+        seconds_per_step: per_step,
+    })
+}

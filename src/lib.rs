@@ -9,6 +9,7 @@ pub mod crop;
 pub mod dataset;
 pub mod detect;
 pub mod embed;
+pub mod embedded;
 pub mod imageio;
 pub mod metrics;
 pub mod preprocess;

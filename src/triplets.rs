@@ -113,16 +113,36 @@ pub fn crops(
     cache: &mut CropCache,
     detector: &Detector,
     cancel: &AtomicBool,
-    mut on_image: impl FnMut(usize, usize),
+    on_image: impl FnMut(usize, usize),
 ) -> Result<(TripletArray, Vec<String>), TripletError> {
-    let settings = *cache.settings();
+    let size = cache.settings().crop.size;
     let unique: BTreeSet<&str> = sources
         .iter()
         .flat_map(|s| [s.anchor.as_str(), s.positive.as_str(), s.negative.as_str()])
         .collect();
-    let mut made: HashMap<&str, RgbImage> = HashMap::with_capacity(unique.len());
+    let (made, fallbacks) = crop_images(dataset, &unique, cache, detector, cancel, on_image)?;
+    let stacked: Vec<[RgbImage; 3]> = sources
+        .iter()
+        .map(|s| [&s.anchor, &s.positive, &s.negative].map(|p| made[p.as_str()].clone()))
+        .collect();
+    Ok((TripletArray::from_crops(&stacked, size), fallbacks))
+}
+
+/// The crop of each of `images` (paths relative to the image root) through `cache`, with a
+/// centre crop for images without a usable face (listed in the second result). The cache's
+/// index is saved at the end, so detections made here are kept.
+pub fn crop_images<'a>(
+    dataset: &Dataset,
+    images: &BTreeSet<&'a str>,
+    cache: &mut CropCache,
+    detector: &Detector,
+    cancel: &AtomicBool,
+    mut on_image: impl FnMut(usize, usize),
+) -> Result<(HashMap<&'a str, RgbImage>, Vec<String>), TripletError> {
+    let settings = *cache.settings();
+    let mut made = HashMap::with_capacity(images.len());
     let mut fallbacks = Vec::new();
-    for (i, image) in unique.iter().enumerate() {
+    for (i, &image) in images.iter().enumerate() {
         if cancel.load(Ordering::Relaxed) {
             return Err(TripletError::Cancelled);
         }
@@ -143,20 +163,13 @@ pub fn crops(
             }
         };
         made.insert(image, crop);
-        on_image(i + 1, unique.len());
+        on_image(i + 1, images.len());
     }
     cache.save().map_err(|e| TripletError::Image {
         image: cache.dir().display().to_string(),
         message: e.to_string(),
     })?;
-    let stacked: Vec<[RgbImage; 3]> = sources
-        .iter()
-        .map(|s| [&s.anchor, &s.positive, &s.negative].map(|p| made[p.as_str()].clone()))
-        .collect();
-    Ok((
-        TripletArray::from_crops(&stacked, settings.crop.size),
-        fallbacks,
-    ))
+    Ok((made, fallbacks))
 }
 
 /// The JSON sidecar written next to a triplet `.npy` (same name, `.json`).
@@ -237,6 +250,17 @@ impl TripletArray {
         RgbImage::from_raw(s, s, view.iter().copied().collect()).expect("S x S x 3 bytes")
     }
 
+    /// The HWC RGB bytes of crop `which` (0 anchor, 1 positive, 2 negative) of triplet `i`.
+    pub fn crop_bytes(&self, i: usize, which: usize) -> &[u8] {
+        let s = self.size();
+        let start = (i * 3 + which) * s * s * 3;
+        let all = self
+            .0
+            .as_slice()
+            .expect("triplet arrays are kept in standard layout");
+        &all[start..start + s * s * 3]
+    }
+
     /// Writes the array atomically (temporary file, then rename).
     pub fn save(&self, path: &Path) -> Result<(), TripletError> {
         let err = |source| TripletError::Write {
@@ -286,9 +310,13 @@ impl TripletArray {
                 "shape {shape:?} is not (N, 3, S, S, 3): N triplets of anchor/positive/negative S x S RGB crops"
             )));
         }
-        let array = array
+        let mut array = array
             .into_dimensionality::<ndarray::Ix5>()
             .expect("checked to be 5-D");
+        // Fortran-ordered files: rows of one crop must be contiguous for `crop_bytes`.
+        if !array.is_standard_layout() {
+            array = array.as_standard_layout().into_owned();
+        }
         Ok(TripletArray(array))
     }
 }

@@ -296,6 +296,12 @@ fn training_panel_trains_on_the_generated_triplets() {
         .unwrap()
         .training
         .set_epochs(2, 4);
+    harness
+        .state_mut()
+        .as_mut()
+        .unwrap()
+        .training
+        .set_runs_root(cache.path().join("runs"));
     generate_triplets(&mut harness, 8, cache.path());
     goto(&mut harness, "Training");
     harness.get_by_label_contains("the 8 triplets of 100x100 crops");
@@ -313,6 +319,17 @@ fn training_panel_trains_on_the_generated_triplets() {
     harness.run_steps(3);
     assert_eq!(harness.state().as_ref().unwrap().training.steps_seen(), 4);
     harness.get_by_label_contains("finished after 4 steps");
+    harness.get_by_label_contains("UI frame time during the run: median");
+    harness.get_by_label_contains("no validation: it needs a dataset with pairsDevTrain");
+    assert_eq!(
+        harness
+            .state()
+            .as_ref()
+            .unwrap()
+            .training
+            .validations_seen(),
+        0
+    );
     let image = harness.render().expect("the GUI renders on a wgpu adapter");
     assert!(distinct_colours(&image) > 100, "the frame looks blank");
     save(&image, "training_panel.png");

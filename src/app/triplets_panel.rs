@@ -91,6 +91,11 @@ impl TripletsPanel {
         self.array.as_ref().map(|a| a.len())
     }
 
+    /// The crop settings and cache root, for the Training page's mining and validation.
+    pub fn crop_setup(&self) -> (PreprocessSettings, PathBuf) {
+        (self.settings, self.cache_root.clone())
+    }
+
     /// The triplets shown, for the Training page.
     pub fn current(&self) -> Option<Arc<TripletArray>> {
         self.array.clone()

@@ -10,6 +10,7 @@ use clap::Subcommand;
 use siamese_face::backend::{self, BackendKind, BackendRequest};
 use siamese_face::bench::{self, StepTiming};
 use siamese_face::detect::{Detector, DetectorConfig};
+use siamese_face::embed::BackboneKind;
 use siamese_face::{Dataset, imageio};
 
 #[derive(Debug, Subcommand)]
@@ -26,6 +27,26 @@ pub enum BenchCommand {
         #[arg(long)]
         wgpu: bool,
         /// One JSON object per backend, one per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Training throughput of the embedding network (triplets/s) on random crops; compare
+    /// with scripts/bench_train_torch.py (PyTorch, same architecture).
+    Train {
+        #[arg(long, default_value = "small-cnn", value_parser = |s: &str| s.parse::<BackboneKind>())]
+        backbone: BackboneKind,
+        /// Triplets per step.
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        /// Crop size.
+        #[arg(long, default_value_t = 100)]
+        size: usize,
+        /// Timed steps (after the warm-up ones).
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        /// One JSON object instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -52,6 +73,41 @@ pub fn run(cmd: BenchCommand, request: BackendRequest) -> anyhow::Result<ExitCod
             json,
         } => backends(steps, batch, wgpu, json),
         BenchCommand::Detect { data, images, json } => detect(&data, images, request, json),
+        BenchCommand::Train {
+            backbone,
+            batch,
+            size,
+            steps,
+            warmup,
+            json,
+        } => {
+            let sel = backend::select(request)?;
+            let t = bench::train_throughput(
+                backbone,
+                &sel.label(),
+                &sel.device,
+                batch,
+                size,
+                steps,
+                warmup,
+            )?;
+            if json {
+                println!("{}", serde_json::to_string(&t)?);
+            } else {
+                println!(
+                    "{} on {}: batch {} of {}x{} triplets, {:.3} s/step, {:.1} triplets/s ({} timed steps)",
+                    t.arch,
+                    t.backend,
+                    t.batch,
+                    t.size,
+                    t.size,
+                    t.seconds_per_step,
+                    t.triplets_per_s,
+                    t.steps
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

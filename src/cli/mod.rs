@@ -75,8 +75,8 @@ pub enum Command {
     Preprocess(preprocess_cmd::PreprocessArgs),
     /// Draw anchor/positive/negative triplets of face crops and save them as .npy.
     Triplets(triplets_cmd::TripletsArgs),
-    /// Train the embedding network (small CNN) on a triplet .npy with triplet loss.
-    Train(train_cmd::TrainArgs),
+    /// Train the embedding network with triplet loss (fixed triplets or online mining).
+    Train(Box<train_cmd::TrainArgs>),
     /// Convert upstream weight files (developer command; see scripts/fetch_weights.sh).
     #[command(subcommand, hide = true)]
     Weights(weights_cmd::WeightsCommand),
@@ -104,7 +104,7 @@ pub fn run(command: Command, global: &GlobalArgs) -> ExitCode {
         Command::Crop(args) => crop_cmd::run(args, global.backend_request()),
         Command::Preprocess(args) => preprocess_cmd::run(args, global.backend_request()),
         Command::Triplets(args) => triplets_cmd::run(args, global.backend_request()),
-        Command::Train(args) => train_cmd::run(args, global.backend_request()),
+        Command::Train(args) => train_cmd::run(*args, global.backend_request()),
         Command::Weights(cmd) => weights_cmd::run(cmd),
     };
     match result {

@@ -9,13 +9,7 @@ use burn::tensor::Device;
 
 use super::nets::MtcnnNets;
 
-/// Burnpack tensors sit at 256-byte offsets from the start of the file and are used in
-/// place (zero-copy), so the embedded bytes must start on a 256-byte boundary too: the CPU
-/// backend reinterprets them as f32 and panics on misaligned data.
-#[repr(C, align(256))]
-struct Aligned<T: ?Sized>(T);
-
-static MTCNN_BPK: &Aligned<[u8]> = &Aligned(*include_bytes!("../../weights/mtcnn.bpk"));
+static MTCNN_BPK: &[u8] = crate::embed_aligned!("../../weights/mtcnn.bpk");
 
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
@@ -30,7 +24,7 @@ pub enum WeightsError {
 /// The networks with the weights compiled into the binary.
 pub fn load_embedded(device: &Device) -> Result<MtcnnNets, WeightsError> {
     let mut nets = MtcnnNets::new(device);
-    let mut store = BurnpackStore::from_static(&MTCNN_BPK.0);
+    let mut store = BurnpackStore::from_static(MTCNN_BPK);
     nets.load_from(&mut store)
         .map_err(|e| WeightsError::Embedded(e.to_string()))?;
     Ok(nets)

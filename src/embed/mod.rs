@@ -1,77 +1,259 @@
 //! The embedding network: a CNN backbone and a dense block mapping a face crop to an
 //! L2-normalised 128-d vector, and the triplet loss it is trained with.
 //!
-//! So far the backbone is a small CNN trained from scratch (the CPU user's choice);
-//! MobileNetV2 with ImageNet weights, VGG19 and Inception-ResNet-v2 come with the rest of
-//! the training issue.
+//! Backbones: a small CNN trained from scratch (the CPU user's choice), MobileNetV2 with
+//! ImageNet weights (converted from torchvision's file, compiled in), and VGG19 and
+//! Inception-ResNet-v2 (random initialisation unless the user supplies ImageNet weights in
+//! torchvision / timm layout).
 
+pub mod augment;
+pub mod checkpoint;
+mod inception_resnet_v2;
+mod layers;
+pub mod mining;
+mod mobilenet_v2;
+pub mod pretrained;
+mod small_cnn;
 pub mod train;
+pub mod validation;
+mod vgg19;
+
+use std::fmt;
+use std::str::FromStr;
 
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
 use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+pub use inception_resnet_v2::InceptionResNetV2;
+pub use mobilenet_v2::MobileNetV2;
+pub use small_cnn::SmallCnn;
+pub use vgg19::Vgg19;
 
 /// Output size of every backbone's dense block.
 pub const EMBEDDING_DIM: usize = 128;
 
-/// A small fully convolutional backbone (stride-2 convolutions instead of pooling, which is
-/// slow on the CPU backend), global average pooling, then the dense block.
+/// Which backbone a network uses; the names are those of the CLI and `model.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackboneKind {
+    SmallCnn,
+    #[serde(rename = "mobilenetv2")]
+    MobileNetV2,
+    Vgg19,
+    InceptionResnetV2,
+}
+
+impl BackboneKind {
+    pub const ALL: [BackboneKind; 4] = [
+        BackboneKind::SmallCnn,
+        BackboneKind::MobileNetV2,
+        BackboneKind::Vgg19,
+        BackboneKind::InceptionResnetV2,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BackboneKind::SmallCnn => "small-cnn",
+            BackboneKind::MobileNetV2 => "mobilenetv2",
+            BackboneKind::Vgg19 => "vgg19",
+            BackboneKind::InceptionResnetV2 => "inception-resnet-v2",
+        }
+    }
+
+    /// Channels of the backbone's last feature map (the dense block's input).
+    pub fn channels(self) -> usize {
+        match self {
+            BackboneKind::SmallCnn => SmallCnn::CHANNELS,
+            BackboneKind::MobileNetV2 => MobileNetV2::CHANNELS,
+            BackboneKind::Vgg19 => Vgg19::CHANNELS,
+            BackboneKind::InceptionResnetV2 => InceptionResNetV2::CHANNELS,
+        }
+    }
+
+    /// Smallest crop size the backbone accepts.
+    pub fn min_input(self) -> usize {
+        match self {
+            BackboneKind::SmallCnn => 16,
+            BackboneKind::MobileNetV2 => 32,
+            BackboneKind::Vgg19 => Vgg19::MIN_INPUT,
+            BackboneKind::InceptionResnetV2 => InceptionResNetV2::MIN_INPUT,
+        }
+    }
+
+    /// The input normalisation of the backbone's pretraining (ImageNet statistics for the
+    /// torchvision models, -1..1 for timm's Inception-ResNet-v2 and the small CNN).
+    pub fn normalisation(self) -> Normalisation {
+        match self {
+            BackboneKind::MobileNetV2 | BackboneKind::Vgg19 => Normalisation::IMAGENET,
+            BackboneKind::SmallCnn | BackboneKind::InceptionResnetV2 => Normalisation::SYMMETRIC,
+        }
+    }
+
+    /// Where its initial weights come from, in words for the user.
+    pub fn weights_note(self) -> &'static str {
+        match self {
+            BackboneKind::SmallCnn => "trained from scratch",
+            BackboneKind::MobileNetV2 => "ImageNet weights (torchvision, built in)",
+            BackboneKind::Vgg19 => {
+                "random initialisation: no ImageNet weights ship with the app; give a torchvision vgg19 .pth to start from them"
+            }
+            BackboneKind::InceptionResnetV2 => {
+                "random initialisation: no ImageNet weights ship with the app; give a timm inception_resnet_v2 .pth to start from them"
+            }
+        }
+    }
+}
+
+impl fmt::Display for BackboneKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for BackboneKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        BackboneKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = BackboneKind::ALL.iter().map(|k| k.name()).collect();
+                format!("unknown backbone {s:?}; one of {}", names.join(", "))
+            })
+    }
+}
+
+/// Per-channel normalisation of 0..1 RGB values: (v - mean) / std.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Normalisation {
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+}
+
+impl Normalisation {
+    pub const IMAGENET: Normalisation = Normalisation {
+        mean: [0.485, 0.456, 0.406],
+        std: [0.229, 0.224, 0.225],
+    };
+    /// x / 127.5 - 1.
+    pub const SYMMETRIC: Normalisation = Normalisation {
+        mean: [0.5; 3],
+        std: [0.5; 3],
+    };
+
+    /// Writes the HWC RGB bytes of one `s`x`s` crop as CHW floats into `dst`.
+    pub fn write_chw(&self, hwc: &[u8], dst: &mut [f32]) {
+        let plane = hwc.len() / 3;
+        let scale: [f32; 3] = std::array::from_fn(|c| 1.0 / (255.0 * self.std[c]));
+        let shift: [f32; 3] = std::array::from_fn(|c| self.mean[c] / self.std[c]);
+        for (i, px) in hwc.chunks_exact(3).enumerate() {
+            for c in 0..3 {
+                dst[c * plane + i] = px[c] as f32 * scale[c] - shift[c];
+            }
+        }
+    }
+}
+
+/// The backbone of an [`EmbeddingNet`].
+// One value per network, built once: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
-pub struct SmallCnn {
-    convs: Vec<Conv2d>,
-    norms: Vec<BatchNorm>,
+pub enum Backbone {
+    SmallCnn(SmallCnn),
+    MobileNetV2(MobileNetV2),
+    Vgg19(Vgg19),
+    InceptionResNetV2(InceptionResNetV2),
+}
+
+impl Backbone {
+    /// A randomly initialised backbone.
+    pub fn new(kind: BackboneKind, device: &Device) -> Backbone {
+        match kind {
+            BackboneKind::SmallCnn => Backbone::SmallCnn(SmallCnn::new(device)),
+            BackboneKind::MobileNetV2 => Backbone::MobileNetV2(MobileNetV2::new(device)),
+            BackboneKind::Vgg19 => Backbone::Vgg19(Vgg19::new(device)),
+            BackboneKind::InceptionResnetV2 => {
+                Backbone::InceptionResNetV2(InceptionResNetV2::new(device))
+            }
+        }
+    }
+
+    pub fn kind(&self) -> BackboneKind {
+        match self {
+            Backbone::SmallCnn(_) => BackboneKind::SmallCnn,
+            Backbone::MobileNetV2(_) => BackboneKind::MobileNetV2,
+            Backbone::Vgg19(_) => BackboneKind::Vgg19,
+            Backbone::InceptionResNetV2(_) => BackboneKind::InceptionResnetV2,
+        }
+    }
+
+    /// (N, 3, S, S) normalised crops -> (N, C, h, w) feature maps.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            Backbone::SmallCnn(m) => m.forward(x),
+            Backbone::MobileNetV2(m) => m.forward(x),
+            Backbone::Vgg19(m) => m.forward(x),
+            Backbone::InceptionResNetV2(m) => m.forward(x),
+        }
+    }
+}
+
+/// Backbone, global average pooling, dense block (C -> 256, ReLU, -> 128), L2 normalisation.
+#[derive(Module, Debug)]
+pub struct EmbeddingNet {
+    pub backbone: Backbone,
     pool: AdaptiveAvgPool2d,
     dense1: Linear,
     dense2: Linear,
 }
 
-impl SmallCnn {
-    /// Channel widths of the four stages; each stage halves the resolution.
-    const WIDTHS: [usize; 4] = [16, 32, 64, 128];
+impl EmbeddingNet {
+    /// A network with a randomly initialised backbone and dense block.
+    pub fn new(kind: BackboneKind, device: &Device) -> EmbeddingNet {
+        EmbeddingNet::with_backbone(Backbone::new(kind, device), device)
+    }
 
-    pub fn new(device: &Device) -> Self {
-        // Batch normalisation keeps the embeddings of different faces apart from the first
-        // step; without it they start nearly identical and the loss sits at the margin.
-        let conv = |c_in: usize, c_out: usize, stride: usize| {
-            Conv2dConfig::new([c_in, c_out], [3, 3])
-                .with_stride([stride, stride])
-                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                .with_bias(false)
-                .init(device)
-        };
-        let (mut convs, mut norms) = (Vec::new(), Vec::new());
-        let mut c_in = 3;
-        for w in Self::WIDTHS {
-            for (from, stride) in [(c_in, 1), (w, 2)] {
-                convs.push(conv(from, w, stride));
-                norms.push(BatchNormConfig::new(w).init(device));
-            }
-            c_in = w;
-        }
-        let last = Self::WIDTHS[3];
-        SmallCnn {
-            convs,
-            norms,
+    pub fn with_backbone(backbone: Backbone, device: &Device) -> EmbeddingNet {
+        let c = backbone.kind().channels();
+        EmbeddingNet {
+            backbone,
             pool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
-            dense1: LinearConfig::new(last, 256).init(device),
+            dense1: LinearConfig::new(c, 256).init(device),
             dense2: LinearConfig::new(256, EMBEDDING_DIM).init(device),
         }
     }
 
+    pub fn kind(&self) -> BackboneKind {
+        self.backbone.kind()
+    }
+
     /// (N, 3, S, S) normalised crops -> (N, 128) unit vectors.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = self
-            .convs
-            .iter()
-            .zip(&self.norms)
-            .fold(x, |x, (conv, norm)| relu(norm.forward(conv.forward(x))));
-        let x = self.pool.forward(x).flatten::<2>(1, 3);
-        let x = self.dense2.forward(relu(self.dense1.forward(x)));
-        l2_normalise(x)
+        self.head(self.backbone.forward(x))
+    }
+
+    /// Like [`forward`](Self::forward), but the backbone runs as a fixed feature extractor
+    /// (inference mode, BatchNorm running statistics, no gradient), so that only the dense
+    /// block learns: backbone freezing for the first epochs of fine-tuning.
+    pub fn forward_frozen(&self, x: Tensor<4>) -> Tensor<2> {
+        let autodiff = x.is_autodiff();
+        let features = self.backbone.valid().forward(x.inner());
+        self.head(if autodiff {
+            features.autodiff()
+        } else {
+            features
+        })
+    }
+
+    fn head(&self, features: Tensor<4>) -> Tensor<2> {
+        let x = self.pool.forward(features).flatten::<2>(1, 3);
+        l2_normalise(self.dense2.forward(relu(self.dense1.forward(x))))
     }
 }
 
@@ -81,25 +263,17 @@ pub fn l2_normalise(x: Tensor<2>) -> Tensor<2> {
     x / norm
 }
 
-/// Crops (HWC RGB, all the same size) as a normalised (N, 3, S, S) tensor in -1..1.
-pub fn crops_to_tensor(crops: &[&RgbImage], device: &Device) -> Tensor<4> {
+/// Crops (HWC RGB, all the same size) as a normalised (N, 3, S, S) tensor.
+pub fn crops_to_tensor(crops: &[&RgbImage], norm: &Normalisation, device: &Device) -> Tensor<4> {
     let (w, h) = crops.first().map_or((0, 0), |c| c.dimensions());
-    let (w, h) = (w as usize, h as usize);
-    let plane = w * h;
+    let plane = (w * h) as usize;
     let mut data = vec![0f32; crops.len() * 3 * plane];
     for (img, dst) in crops.iter().zip(data.chunks_exact_mut(3 * plane)) {
-        assert_eq!(
-            img.dimensions(),
-            (w as u32, h as u32),
-            "crops differ in size"
-        );
-        for (i, px) in img.as_raw().chunks_exact(3).enumerate() {
-            for c in 0..3 {
-                dst[c * plane + i] = px[c] as f32 / 127.5 - 1.0;
-            }
-        }
+        assert_eq!(img.dimensions(), (w, h), "crops differ in size");
+        norm.write_chw(img.as_raw(), dst);
     }
-    Tensor::from_data(TensorData::new(data, [crops.len(), 3, h, w]), device)
+    let shape = [crops.len(), 3, h as usize, w as usize];
+    Tensor::from_data(TensorData::new(data, shape), device)
 }
 
 /// Triplet loss on unit embeddings with squared Euclidean distances:

@@ -1,26 +1,112 @@
 use super::*;
 use burn::optim::{AdamConfig, GradientsParams};
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::Dataset;
 use crate::triplets;
+use train::{
+    Control, ModelMeta, TrainConfig, TrainData, TrainEvent, TrainJob, load_model, save_model, train,
+};
 
-#[test]
-fn embeddings_are_unit_vectors() {
-    let device = Device::flex();
-    let net = SmallCnn::new(&device);
-    let img = RgbImage::from_fn(100, 100, |x, y| image::Rgb([x as u8, y as u8, 7]));
-    let e = net.forward(crops_to_tensor(&[&img, &img], &device));
-    assert_eq!(e.dims(), [2, EMBEDDING_DIM]);
-    let norms: Vec<f32> = e
-        .powi_scalar(2)
+fn fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn unit_norms(e: Tensor<2>) -> Vec<f32> {
+    e.powi_scalar(2)
         .sum_dim(1)
         .into_data()
         .try_to_vec()
-        .unwrap();
-    for n in norms {
-        assert!((n - 1.0).abs() < 1e-4, "{n}");
+        .unwrap()
+}
+
+#[test]
+fn embeddings_are_unit_vectors_for_every_backbone() {
+    let device = Device::flex();
+    let img = RgbImage::from_fn(100, 100, |x, y| image::Rgb([x as u8, y as u8, 7]));
+    for kind in BackboneKind::ALL {
+        let net = EmbeddingNet::new(kind, &device).valid();
+        let x = crops_to_tensor(&[&img, &img], &kind.normalisation(), &device);
+        let e = net.forward(x);
+        assert_eq!(e.dims(), [2, EMBEDDING_DIM], "{kind}");
+        for n in unit_norms(e) {
+            assert!((n - 1.0).abs() < 1e-4, "{kind}: norm {n}");
+        }
     }
+}
+
+/// The architectures have exactly the tensors of torchvision's / timm's models (without their
+/// classifiers), so that ImageNet files load tensor for tensor.
+#[test]
+fn backbones_have_the_reference_parameter_counts() {
+    let device = Device::flex();
+    let count = |kind| Backbone::new(kind, &device).num_params();
+    // Burn counts BatchNorm's running mean and variance too, so the references are the
+    // state dicts' sizes without num_batches_tracked (and without the classifiers):
+    // torchvision.models.mobilenet_v2().features
+    assert_eq!(count(BackboneKind::MobileNetV2), 2_257_984);
+    // torchvision.models.vgg19().features
+    assert_eq!(count(BackboneKind::Vgg19), 20_024_384);
+    // timm.create_model("inception_resnet_v2") without `classif`
+    assert_eq!(count(BackboneKind::InceptionResnetV2), 54_367_008);
+}
+
+/// The converted ImageNet MobileNetV2 computes what torchvision computes on a real face
+/// crop (reference made by scripts/mobilenet_reference.py).
+#[test]
+fn built_in_mobilenet_v2_matches_torchvision() {
+    let device = Device::flex();
+    let (backbone, what) =
+        pretrained::backbone(BackboneKind::MobileNetV2, &Default::default(), &device).unwrap();
+    assert!(what.contains("ImageNet"), "{what}");
+    let reference: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture("mobilenetv2_reference.json")).unwrap())
+            .unwrap();
+    let expected: Vec<f32> = reference["pooled_features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect();
+    let crop = crate::imageio::load_rgb(&fixture("face_crop.png")).unwrap();
+    let x = crops_to_tensor(&[&crop], &Normalisation::IMAGENET, &device);
+    let pooled: Vec<f32> = backbone
+        .valid()
+        .forward(x)
+        .mean_dim(2)
+        .mean_dim(3)
+        .into_data()
+        .try_to_vec()
+        .unwrap();
+    assert_eq!(pooled.len(), 1280);
+    let worst = pooled
+        .iter()
+        .zip(&expected)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(worst < 1e-3, "largest difference from torchvision {worst}");
+}
+
+#[test]
+fn a_state_dict_of_another_architecture_is_refused() {
+    let device = Device::flex();
+    let e = pretrained::from_pytorch(
+        BackboneKind::Vgg19,
+        &fixture("tiny_state_dict.pth"),
+        &device,
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("vgg19"), "{e}");
+    let e = pretrained::from_pytorch(BackboneKind::SmallCnn, &fixture("cmyk.jpg"), &device)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("cmyk.jpg"), "{e}");
 }
 
 #[test]
@@ -53,16 +139,27 @@ fn sample_triplet_crops(count: usize, seed: u64, size: u32) -> Vec<[RgbImage; 3]
         .collect()
 }
 
+fn sample_data(count: usize, seed: u64, size: u32) -> TrainData {
+    let crops = sample_triplet_crops(count, seed, size);
+    TrainData::Triplets(Arc::new(triplets::TripletArray::from_crops(&crops, size)))
+}
+
 /// The real network on real faces: a few dozen Adam steps on triplets of the sample's
 /// centre crops drive the loss down (it learns, gradients flow through every layer).
 #[test]
 fn small_cnn_learns_on_real_face_crops() {
     let crops = sample_triplet_crops(16, 1, 64);
     let device = Device::flex().autodiff();
-    let batch =
-        |k: usize| crops_to_tensor(&crops.iter().map(|t| &t[k]).collect::<Vec<_>>(), &device);
+    let norm = Normalisation::SYMMETRIC;
+    let batch = |k: usize| {
+        crops_to_tensor(
+            &crops.iter().map(|t| &t[k]).collect::<Vec<_>>(),
+            &norm,
+            &device,
+        )
+    };
     let (a, p, n) = (batch(0), batch(1), batch(2));
-    let mut net = SmallCnn::new(&device);
+    let mut net = EmbeddingNet::new(BackboneKind::SmallCnn, &device);
     let mut optim = AdamConfig::new().init();
     let mut losses = Vec::new();
     for _ in 0..30 {
@@ -81,20 +178,105 @@ fn small_cnn_learns_on_real_face_crops() {
     assert!(last < 0.5 * first, "loss did not fall: {losses:?}");
 }
 
+/// Every float tensor of `net` whose name starts with `prefix`, flattened, in name order.
+fn params_under(net: &EmbeddingNet, prefix: &str) -> Vec<f32> {
+    use burn::store::ModuleSnapshot;
+    let mut tensors = net.collect(None, None, false);
+    tensors.sort_by(|a, b| a.name.cmp(&b.name));
+    tensors
+        .iter()
+        .filter(|t| t.name.starts_with(prefix) && t.dtype == burn::tensor::DType::F32)
+        .flat_map(|t| {
+            let bytes = t.to_bytes().unwrap();
+            bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn params(net: &EmbeddingNet) -> Vec<f32> {
+    params_under(net, "")
+}
+
+/// With the backbone frozen only the dense block learns: an Adam step on a frozen forward
+/// leaves every backbone tensor (weights and BatchNorm statistics) as it was.
 #[test]
-fn trains_on_a_triplet_array_saves_and_reloads_the_model() {
-    use std::sync::atomic::AtomicBool;
-    use train::{ModelMeta, TrainConfig, TrainEvent, load_model, save_model, train};
-    let crops = sample_triplet_crops(12, 2, 48);
-    let data = triplets::TripletArray::from_crops(&crops, 48);
+fn frozen_backbone_steps_change_only_the_dense_block() {
+    let crops = sample_triplet_crops(6, 4, 48);
+    let device = Device::flex().autodiff();
+    let norm = Normalisation::SYMMETRIC;
+    let batch = |k: usize| {
+        crops_to_tensor(
+            &crops.iter().map(|t| &t[k]).collect::<Vec<_>>(),
+            &norm,
+            &device,
+        )
+    };
+    let net = EmbeddingNet::new(BackboneKind::SmallCnn, &device);
+    let (backbone0, head0) = (params_under(&net, "backbone"), params_under(&net, "dense"));
+    let (loss, _) = triplet_loss(
+        net.forward_frozen(batch(0)),
+        net.forward_frozen(batch(1)),
+        net.forward_frozen(batch(2)),
+        0.5,
+    );
+    let grads = GradientsParams::from_grads(loss.backward(), &net);
+    let net = AdamConfig::new().init().step(1e-2, net, grads);
+    assert!(!backbone0.is_empty());
+    assert_eq!(params_under(&net, "backbone"), backbone0);
+    assert_ne!(params_under(&net, "dense"), head0);
+
+    // The trainer freezes exactly the first `freeze_backbone_epochs` epochs.
+    let data = sample_data(8, 4, 48);
+    let cfg = TrainConfig {
+        epochs: 2,
+        batch_size: 4,
+        freeze_backbone_epochs: 1,
+        checkpoint_every: 0,
+        ..TrainConfig::default()
+    };
+    let job = TrainJob {
+        data: &data,
+        data_source: "sample".into(),
+        config: cfg,
+        validation: None,
+        checkpoints: None,
+        resume: None,
+    };
+    let mut frozen = Vec::new();
+    train(job, &Device::flex(), &Control::default(), |e| {
+        if let TrainEvent::Step {
+            epoch, frozen: f, ..
+        } = e
+        {
+            frozen.push((*epoch, *f));
+        }
+    })
+    .unwrap();
+    assert_eq!(frozen, vec![(1, true), (1, true), (2, false), (2, false)]);
+}
+
+#[test]
+fn trains_saves_and_reloads_the_model_and_refuses_other_architectures() {
+    let data = sample_data(12, 2, 48);
     let cfg = TrainConfig {
         epochs: 3,
         batch_size: 6,
+        checkpoint_every: 0,
         ..TrainConfig::default()
     };
+    let job = |cfg: &TrainConfig| TrainJob {
+        data: &data,
+        data_source: "sample".into(),
+        config: cfg.clone(),
+        validation: None,
+        checkpoints: None,
+        resume: None,
+    };
     let mut events = Vec::new();
-    let stop = AtomicBool::new(false);
-    let (net, summary) = train(&data, &cfg, &Device::flex(), &stop, |e| {
+    let (net, summary) = train(job(&cfg), &Device::flex(), &Control::default(), |e| {
         events.push(e.clone())
     })
     .unwrap();
@@ -111,20 +293,16 @@ fn trains_on_a_triplet_array_saves_and_reloads_the_model() {
     assert_eq!((steps, epochs), (6, 3));
 
     let dir = tempfile::tempdir().unwrap();
-    let meta = ModelMeta {
-        backbone: "small-cnn".into(),
-        input_size: 48,
-        normalisation: "x / 127.5 - 1".into(),
-        embedding_dim: EMBEDDING_DIM,
-        train: cfg,
-        triplets: data.len(),
-        threshold: None,
-    };
+    let meta = ModelMeta::new(&cfg, data.summary("sample"), &summary);
     save_model(&net, &meta, dir.path()).unwrap();
     let device = Device::flex();
     let (loaded, meta2) = load_model(dir.path(), &device).unwrap();
     assert_eq!(meta2, meta);
-    let x = crops_to_tensor(&[&crops[0][0]], &device);
+    let TrainData::Triplets(t) = &data else {
+        unreachable!()
+    };
+    let crop = t.crop(0, 0);
+    let x = crops_to_tensor(&[&crop], &Normalisation::SYMMETRIC, &device);
     let before: Vec<f32> = net.forward(x.clone()).into_data().try_to_vec().unwrap();
     let after: Vec<f32> = loaded.forward(x).into_data().try_to_vec().unwrap();
     for (b, a) in before.iter().zip(&after) {
@@ -132,18 +310,192 @@ fn trains_on_a_triplet_array_saves_and_reloads_the_model() {
     }
 
     // Stopping before the first step trains nothing and says so.
-    let stop = AtomicBool::new(true);
-    let (_, summary) = train(&data, &cfg, &Device::flex(), &stop, |_| {}).unwrap();
+    let control = Control::default();
+    control
+        .stop
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let (_, summary) = train(job(&cfg), &Device::flex(), &control, |_| {}).unwrap();
     assert!(summary.stopped && summary.steps == 0);
 
-    // Metadata of another architecture is refused with a clear message.
+    // A model folder whose weights are of another architecture is refused clearly.
     let mut other = meta.clone();
-    other.backbone = "vgg19".into();
+    other.backbone = BackboneKind::MobileNetV2;
     std::fs::write(
         dir.path().join("model.json"),
         serde_json::to_vec(&other).unwrap(),
     )
     .unwrap();
-    let e = load_model(dir.path(), &device).unwrap_err().to_string();
-    assert!(e.contains("backbone vgg19"), "{e}");
+    let e = load_model(dir.path(), &device).err().unwrap().to_string();
+    assert!(e.contains("does not fit a mobilenetv2 network"), "{e}");
+    // So is a folder without metadata.
+    let e = load_model(&dir.path().join("nope"), &device)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("model.json"), "{e}");
+}
+
+/// A run resumed from its step-4 checkpoint sees the same batches, computes the same losses
+/// and ends with the same parameters as the uninterrupted run.
+#[test]
+fn a_checkpoint_resumes_to_the_same_state() {
+    let data = sample_data(16, 5, 48);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = TrainConfig {
+        epochs: 2,
+        batch_size: 4,
+        checkpoint_every: 4,
+        warmup_steps: 2,
+        ..TrainConfig::default()
+    };
+    let job = |resume| TrainJob {
+        data: &data,
+        data_source: "sample".into(),
+        config: cfg.clone(),
+        validation: None,
+        checkpoints: Some(dir.path().join("checkpoints")),
+        resume,
+    };
+    let device = Device::flex();
+    let mut losses_a = Vec::new();
+    let (net_a, summary) = train(job(None), &device, &Control::default(), |e| {
+        if let TrainEvent::Step { step, loss, .. } = e {
+            losses_a.push((*step, *loss));
+        }
+    })
+    .unwrap();
+    assert_eq!(summary.steps, 8);
+    let ck_dir = dir.path().join("checkpoints/step-000004");
+    let ck = checkpoint::load(&ck_dir, &device.clone().autodiff()).unwrap();
+    assert_eq!(ck.state.step, 4);
+    assert_eq!(ck.state.history.len(), 5, "4 steps and one epoch");
+    // The next batch is the one the uninterrupted run used at step 5.
+    assert_eq!(
+        train::batch_for_step(&ck.state.config, &data, 4),
+        train::batch_for_step(&cfg, &data, 4)
+    );
+    let mut losses_b = Vec::new();
+    let (net_b, summary) = train(job(Some(ck)), &device, &Control::default(), |e| {
+        if let TrainEvent::Step { step, loss, .. } = e {
+            losses_b.push((*step, *loss));
+        }
+    })
+    .unwrap();
+    assert_eq!(summary.steps, 8);
+    // Steps 1-4 are replayed from the checkpoint's history, 5-8 computed again.
+    assert_eq!(losses_b.len(), 8);
+    for ((sa, la), (sb, lb)) in losses_a.iter().zip(&losses_b) {
+        assert_eq!(sa, sb);
+        assert!((la - lb).abs() < 1e-5, "step {sa}: {la} vs {lb}");
+    }
+    let (pa, pb) = (params(&net_a), params(&net_b));
+    assert_eq!(pa.len(), pb.len());
+    let worst = pa
+        .iter()
+        .zip(&pb)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(worst < 1e-5, "parameters differ by {worst}");
+    // Resuming with other settings is refused.
+    let other = TrainJob {
+        config: TrainConfig {
+            learning_rate: 0.5,
+            ..cfg.clone()
+        },
+        ..job(Some(
+            checkpoint::load(&ck_dir, &device.clone().autodiff()).unwrap(),
+        ))
+    };
+    let e = train(other, &device, &Control::default(), |_| {})
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("other settings"), "{e}");
+}
+
+/// Online mining trains on batches of people and reports its triplets.
+#[test]
+fn online_mining_trains_on_identity_batches() {
+    let ds =
+        Dataset::open(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample-faces")).unwrap();
+    let mut crops = Vec::new();
+    let mut people = Vec::new();
+    for p in &ds.people {
+        let mut idx = Vec::new();
+        for i in &p.images {
+            let img = crate::imageio::load_rgb(&i.path).unwrap();
+            crops.push(crate::crop::centre_crop(&img, 48, 0.6));
+            idx.push(crops.len() - 1);
+        }
+        people.push(idx);
+    }
+    let data = TrainData::Identities(train::IdentityPool {
+        crops,
+        people,
+        fallbacks: 0,
+    });
+    let cfg = TrainConfig {
+        epochs: 1,
+        batch_size: 8,
+        mining: Some(train::Mining {
+            images_per_person: 2,
+        }),
+        checkpoint_every: 0,
+        ..TrainConfig::default()
+    };
+    let job = TrainJob {
+        data: &data,
+        data_source: "sample".into(),
+        config: cfg.clone(),
+        validation: None,
+        checkpoints: None,
+        resume: None,
+    };
+    let mut rates = Vec::new();
+    let (_, summary) = train(job, &Device::flex(), &Control::default(), |e| {
+        if let TrainEvent::Step { loss, .. } = e {
+            rates.push(*loss);
+        }
+    })
+    .unwrap();
+    assert!(summary.steps >= 1 && rates.iter().all(|l| l.is_finite()));
+    let train::BatchPlan::Mined { crops, labels } = train::batch_for_step(&cfg, &data, 0) else {
+        panic!("a mined batch")
+    };
+    assert_eq!(crops.len(), 8);
+    assert_eq!(labels, vec![0, 0, 1, 1, 2, 2, 3, 3]);
+    // Mining on a triplet file is a configuration error, said clearly.
+    let job = TrainJob {
+        data: &sample_data(4, 1, 48),
+        data_source: "sample".into(),
+        config: cfg,
+        validation: None,
+        checkpoints: None,
+        resume: None,
+    };
+    let e = train(job, &Device::flex(), &Control::default(), |_| {})
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("mining needs identities"), "{e}");
+}
+
+#[test]
+fn learning_rate_warms_up_then_decays() {
+    let cfg = TrainConfig {
+        learning_rate: 1e-3,
+        warmup_steps: 10,
+        schedule: train::LrSchedule::Cosine,
+        ..TrainConfig::default()
+    };
+    assert!((cfg.lr_at(0, 100) - 1e-4).abs() < 1e-12);
+    assert!(cfg.lr_at(9, 100) > 0.95e-3);
+    assert!((cfg.lr_at(99, 100) - 1e-5).abs() < 1e-9);
+    assert!(cfg.lr_at(50, 100) < cfg.lr_at(20, 100));
+    let flat = TrainConfig {
+        schedule: train::LrSchedule::Constant,
+        warmup_steps: 0,
+        ..cfg
+    };
+    assert_eq!(flat.lr_at(77, 100), 1e-3);
 }

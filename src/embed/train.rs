@@ -1,79 +1,288 @@
-//! Training the embedding network on a fixed set of triplets with triplet loss and Adam,
-//! reporting typed events, stoppable at any step, and saving the model with its metadata.
+//! Training the embedding network with triplet loss and Adam, on a fixed triplet set or with
+//! online semi-hard mining, in the caller's thread (the app runs it in a worker): typed
+//! events, pause / stop at any step, periodic validation, atomic checkpoints and resume,
+//! and the final model saved with its metadata.
 //!
-//! (Online semi-hard mining, augmentation, validation accuracy, checkpoints/resume and the
-//! other backbones are still to come with the rest of the training issue.)
+//! Everything random is a function of (seed, step): the batch order of an epoch, the mined
+//! batch and the augmentation of a step. A run resumed from a checkpoint therefore sees
+//! exactly the batches the uninterrupted run would have seen.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::store::{BurnpackStore, ModuleSnapshot};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use image::RgbImage;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{EMBEDDING_DIM, SmallCnn, triplet_loss};
+use super::augment::Augment;
+use super::checkpoint::{self, Checkpoint, CheckpointState};
+use super::mining;
+use super::pretrained::{self, InitWeights};
+use super::validation::{Validation, ValidationSet};
+use super::{BackboneKind, EMBEDDING_DIM, EmbeddingNet, Normalisation, triplet_loss};
 use crate::triplets::TripletArray;
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct TrainConfig {
-    pub epochs: usize,
-    pub batch_size: usize,
-    pub learning_rate: f64,
-    pub margin: f32,
-    /// Seeds the batch order (the weights' initialisation is Burn's own).
-    pub seed: u64,
+/// Learning-rate schedule over the whole run (after the warm-up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LrSchedule {
+    Constant,
+    /// Cosine decay to 1% of the initial rate at the last step.
+    Cosine,
 }
 
-impl TrainConfig {
-    /// Steps per epoch over `triplets` (the last batch may be smaller).
-    pub fn steps_per_epoch(&self, triplets: usize) -> usize {
-        triplets.div_ceil(self.batch_size.clamp(1, triplets.max(1)))
-    }
+/// Online mining settings: each step embeds `batch_size` images, `images_per_person` of
+/// each of `batch_size / images_per_person` people, and uses every anchor-positive pair
+/// with its semi-hard negative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mining {
+    pub images_per_person: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub backbone: BackboneKind,
+    pub init: InitWeights,
+    pub epochs: usize,
+    /// Triplets per step (fixed triplets) or images per step (mining).
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub schedule: LrSchedule,
+    /// Steps of linear warm-up from ~0 to the learning rate.
+    pub warmup_steps: usize,
+    /// Triplet-loss margin on squared distances between unit embeddings (0..4).
+    pub margin: f32,
+    /// Epochs during which the backbone is a fixed feature extractor (only the dense block
+    /// learns), for fine-tuning a pretrained backbone.
+    pub freeze_backbone_epochs: usize,
+    pub augment: Augment,
+    /// `None`: train on the fixed triplets.
+    pub mining: Option<Mining>,
+    /// Write a checkpoint every this many steps (0: only when stopped).
+    pub checkpoint_every: usize,
+    /// Validate every this many steps (0: at the end of each epoch only).
+    pub validate_every: usize,
+    /// Seeds batch order, mining, augmentation and the random initial weights.
+    pub seed: u64,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
+            backbone: BackboneKind::SmallCnn,
+            init: InitWeights::Default,
             epochs: 5,
             batch_size: 32,
             learning_rate: 1e-3,
+            schedule: LrSchedule::Cosine,
+            warmup_steps: 20,
             margin: 0.5,
+            freeze_backbone_epochs: 0,
+            augment: Augment::default(),
+            mining: None,
+            checkpoint_every: 200,
+            validate_every: 0,
             seed: 0,
         }
     }
 }
 
+impl TrainConfig {
+    /// Steps per epoch over `data` (the last batch may be smaller).
+    pub fn steps_per_epoch(&self, data: &TrainData) -> usize {
+        let n = data.len();
+        n.div_ceil(self.batch_size.clamp(1, n.max(1)))
+    }
+
+    pub fn total_steps(&self, data: &TrainData) -> usize {
+        self.epochs * self.steps_per_epoch(data)
+    }
+
+    /// The learning rate of 0-based `step` of `total`.
+    pub fn lr_at(&self, step: usize, total: usize) -> f64 {
+        let warm = if self.warmup_steps > 0 {
+            ((step + 1) as f64 / self.warmup_steps as f64).min(1.0)
+        } else {
+            1.0
+        };
+        let decay = match self.schedule {
+            LrSchedule::Constant => 1.0,
+            LrSchedule::Cosine => {
+                let t = step as f64 / total.saturating_sub(1).max(1) as f64;
+                0.01 + 0.99 * 0.5 * (1.0 + (std::f64::consts::PI * t.min(1.0)).cos())
+            }
+        };
+        self.learning_rate * warm * decay
+    }
+
+    fn check(&self, data: &TrainData) -> Result<(), TrainError> {
+        let bad = |m: String| Err(TrainError::Config(m));
+        if self.batch_size == 0 || self.epochs == 0 {
+            return bad("batch size and epochs must be at least 1".into());
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+            return bad(format!(
+                "learning rate {} must be positive",
+                self.learning_rate
+            ));
+        }
+        let min = self.backbone.min_input();
+        if data.crop_size() < min {
+            return bad(format!(
+                "{} needs crops of at least {min} px; these are {} px",
+                self.backbone,
+                data.crop_size()
+            ));
+        }
+        match (self.mining, data) {
+            (Some(m), TrainData::Identities(_)) if m.images_per_person < 2 => {
+                bad("mining needs at least 2 images per person".into())
+            }
+            (Some(m), TrainData::Identities(_)) if self.batch_size < 2 * m.images_per_person => {
+                bad("a mining batch must hold at least two people".into())
+            }
+            (Some(_), TrainData::Triplets(_)) => {
+                bad("online mining needs identities (a dataset), not a triplet file".into())
+            }
+            (None, TrainData::Identities(_)) => {
+                bad("training on identities needs mining settings".into())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Face crops grouped by person, the material of online mining.
+#[derive(Debug, Clone)]
+pub struct IdentityPool {
+    pub crops: Vec<RgbImage>,
+    /// Per person, indices into `crops`.
+    pub people: Vec<Vec<usize>>,
+    /// Images that fell back to a centre crop.
+    pub fallbacks: usize,
+}
+
+/// What training learns from.
+#[derive(Debug, Clone)]
+pub enum TrainData {
+    Triplets(Arc<TripletArray>),
+    Identities(IdentityPool),
+}
+
+impl TrainData {
+    /// Triplets, or images of the pool.
+    pub fn len(&self) -> usize {
+        match self {
+            TrainData::Triplets(t) => t.len(),
+            TrainData::Identities(p) => p.crops.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn crop_size(&self) -> usize {
+        match self {
+            TrainData::Triplets(t) => t.size(),
+            TrainData::Identities(p) => p.crops.first().map_or(0, |c| c.width() as usize),
+        }
+    }
+
+    pub fn summary(&self, source: &str) -> DataSummary {
+        DataSummary {
+            source: source.to_string(),
+            triplets: match self {
+                TrainData::Triplets(t) => Some(t.len()),
+                TrainData::Identities(_) => None,
+            },
+            images: match self {
+                TrainData::Triplets(t) => 3 * t.len(),
+                TrainData::Identities(p) => p.crops.len(),
+            },
+            people: match self {
+                TrainData::Triplets(_) => None,
+                TrainData::Identities(p) => Some(p.people.len()),
+            },
+            crop_size: self.crop_size(),
+        }
+    }
+}
+
+/// What a model was trained on (stored in checkpoints and `model.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataSummary {
+    /// In words: the triplet file, or the dataset and split mined.
+    pub source: String,
+    pub triplets: Option<usize>,
+    pub images: usize,
+    pub people: Option<usize>,
+    pub crop_size: usize,
+}
+
 /// What the trainer reports.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum TrainEvent {
+    Started {
+        /// Steps of the whole run and the first step this call runs (1-based).
+        steps: usize,
+        first_step: usize,
+        steps_per_epoch: usize,
+        initial_weights: String,
+    },
     Step {
         epoch: usize,
+        /// 1-based step of the whole run.
         step: usize,
         steps: usize,
         loss: f32,
-        /// Fraction of the batch's triplets still violating the margin.
+        /// Fraction of the step's triplets still violating the margin.
         active: f32,
+        learning_rate: f64,
+        /// Whether the backbone was frozen for this step.
+        frozen: bool,
         triplets_per_s: f64,
+        images_per_s: f64,
     },
     Epoch {
         epoch: usize,
         mean_loss: f32,
     },
+    Validation {
+        epoch: usize,
+        step: usize,
+        accuracy: f64,
+        threshold: f32,
+    },
+    Checkpoint {
+        step: usize,
+        path: PathBuf,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
-    #[error("no triplets to train on")]
+    #[error("no training data")]
     Empty,
-    #[error("the loss became {value} at step {step}: lower the learning rate")]
+    #[error("{0}")]
+    Config(String),
+    #[error("the loss became {value} at step {step}: training stopped; lower the learning rate")]
     NotFinite { step: usize, value: f32 },
+    #[error(transparent)]
+    Weights(#[from] pretrained::PretrainedError),
+    #[error(transparent)]
+    Checkpoint(#[from] checkpoint::CheckpointError),
+    #[error("{0}")]
+    Resume(String),
     #[error("model {path}: {message}")]
     Model { path: String, message: String },
 }
@@ -81,88 +290,345 @@ pub enum TrainError {
 /// How training ended.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TrainSummary {
+    /// Steps completed in the whole run (including those before a resume).
     pub steps: usize,
     pub stopped: bool,
     pub final_loss: f32,
+    /// Seconds of this call.
     pub seconds: f64,
+    pub validation: Option<Validation>,
+    pub initial_weights: String,
 }
 
-/// One batch of crops (anchor, positive or negative of the given triplets) as a normalised
-/// (B, 3, S, S) tensor.
-fn batch(data: &TripletArray, rows: &[usize], which: usize, device: &Device) -> Tensor<4> {
-    let s = data.size();
-    let plane = s * s;
-    let mut out = vec![0f32; rows.len() * 3 * plane];
-    for (&r, dst) in rows.iter().zip(out.chunks_exact_mut(3 * plane)) {
-        let crop = data.0.index_axis(ndarray::Axis(0), r);
-        let crop = crop.index_axis(ndarray::Axis(0), which);
-        for ((y, x, c), v) in crop.indexed_iter() {
-            dst[c * plane + y * s + x] = *v as f32 / 127.5 - 1.0;
+/// Stop and pause switches shared with the caller's thread.
+#[derive(Debug, Default)]
+pub struct Control {
+    pub stop: AtomicBool,
+    pub pause: AtomicBool,
+}
+
+/// Everything a run needs besides the control switches and the event sink.
+pub struct TrainJob<'a> {
+    pub data: &'a TrainData,
+    /// What the data is, in words (stored with the model).
+    pub data_source: String,
+    pub config: TrainConfig,
+    pub validation: Option<&'a ValidationSet>,
+    /// Folder for checkpoints (`None`: none are written).
+    pub checkpoints: Option<PathBuf>,
+    /// Continue from this checkpoint (its configuration must match `config` apart from the
+    /// number of epochs).
+    pub resume: Option<Checkpoint>,
+}
+
+/// The crops a step trains on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchPlan {
+    /// Rows of the triplet array.
+    Triplets(Vec<usize>),
+    /// Crops of the pool and their identity labels.
+    Mined {
+        crops: Vec<usize>,
+        labels: Vec<usize>,
+    },
+}
+
+const ORDER_STREAM: u64 = 0x5eed_0001;
+const MINING_STREAM: u64 = 0x5eed_0002;
+const AUGMENT_STREAM: u64 = 0x5eed_0003;
+
+/// A generator for one purpose and one index (epoch or step), independent of all others.
+fn rng_for(seed: u64, purpose: u64, index: usize) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ purpose.rotate_left(17));
+    rng.set_stream(index as u64);
+    rng
+}
+
+/// The batch of 0-based `step`: a function of the configuration, the data and the step only.
+pub fn batch_for_step(cfg: &TrainConfig, data: &TrainData, step: usize) -> BatchPlan {
+    let bs = cfg.batch_size.clamp(1, data.len().max(1));
+    match data {
+        TrainData::Triplets(t) => {
+            let per_epoch = cfg.steps_per_epoch(data);
+            let (epoch, i) = (step / per_epoch, step % per_epoch);
+            let mut order: Vec<usize> = (0..t.len()).collect();
+            order.shuffle(&mut rng_for(cfg.seed, ORDER_STREAM, epoch));
+            let end = ((i + 1) * bs).min(order.len());
+            BatchPlan::Triplets(order[i * bs..end].to_vec())
+        }
+        TrainData::Identities(pool) => {
+            let k = cfg.mining.map_or(2, |m| m.images_per_person).max(2);
+            let mut rng = rng_for(cfg.seed, MINING_STREAM, step);
+            let (crops, labels) = mining::sample_batch(&pool.people, bs / k, k, &mut rng);
+            BatchPlan::Mined { crops, labels }
         }
     }
-    Tensor::from_data(TensorData::new(out, [rows.len(), 3, s, s]), device)
 }
 
-/// Trains a fresh small CNN on `data`. Stops early (keeping what was learnt) when `stop` is
-/// set; a non-finite loss ends training with an error.
-pub fn train(
-    data: &TripletArray,
-    cfg: &TrainConfig,
+/// Augments and normalises crops (HWC bytes) into a (B, 3, S, S) tensor.
+fn to_tensor<'c>(
+    crops: impl ExactSizeIterator<Item = &'c [u8]>,
+    size: usize,
+    augment: &Augment,
+    norm: &Normalisation,
+    rng: &mut ChaCha8Rng,
     device: &Device,
-    stop: &AtomicBool,
+) -> Tensor<4> {
+    let n = crops.len();
+    let plane = size * size;
+    let mut out = vec![0f32; n * 3 * plane];
+    let mut scratch = vec![0u8; 3 * plane];
+    for (src, dst) in crops.zip(out.chunks_exact_mut(3 * plane)) {
+        if augment.is_none() {
+            norm.write_chw(src, dst);
+        } else {
+            augment.apply(src, &mut scratch, rng);
+            norm.write_chw(&scratch, dst);
+        }
+    }
+    Tensor::from_data(TensorData::new(out, [n, 3, size, size]), device)
+}
+
+/// Loss, active fraction and triplet count of one step, with the graph for backward.
+fn step_loss(
+    net: &EmbeddingNet,
+    cfg: &TrainConfig,
+    data: &TrainData,
+    plan: &BatchPlan,
+    frozen: bool,
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+) -> (Tensor<1>, Tensor<1>, usize, usize) {
+    let norm = cfg.backbone.normalisation();
+    let size = data.crop_size();
+    let embed = |x: Tensor<4>| {
+        if frozen {
+            net.forward_frozen(x)
+        } else {
+            net.forward(x)
+        }
+    };
+    match (data, plan) {
+        (TrainData::Triplets(t), BatchPlan::Triplets(rows)) => {
+            let [a, p, n] = [0, 1, 2].map(|k| {
+                let crops = rows.iter().map(|&r| t.crop_bytes(r, k));
+                embed(to_tensor(crops, size, &cfg.augment, &norm, rng, device))
+            });
+            let (loss, active) = triplet_loss(a, p, n, cfg.margin);
+            (loss, active, rows.len(), 3 * rows.len())
+        }
+        (TrainData::Identities(pool), BatchPlan::Mined { crops, labels }) => {
+            let bytes = crops.iter().map(|&c| pool.crops[c].as_raw().as_slice());
+            let e = embed(to_tensor(bytes, size, &cfg.augment, &norm, rng, device));
+            let values: Vec<f32> = e.clone().inner().into_data().iter::<f32>().collect();
+            let triplets =
+                mining::semi_hard(labels, &mining::squared_distances(&values, EMBEDDING_DIM));
+            let index = |k: usize| {
+                let idx: Vec<i64> = triplets.iter().map(|t| t[k] as i64).collect();
+                let n = idx.len();
+                e.clone().select(
+                    0,
+                    Tensor::<1, Int>::from_data(TensorData::new(idx, [n]), device),
+                )
+            };
+            let (loss, active) = triplet_loss(index(0), index(1), index(2), cfg.margin);
+            (loss, active, triplets.len(), crops.len())
+        }
+        _ => unreachable!("batch plans are made for their data"),
+    }
+}
+
+/// Trains as `job` says, reporting every event to `on_event`. Stops early (keeping what was
+/// learnt, and writing a checkpoint when a folder is set) when `control.stop` is set, and
+/// waits while `control.pause` is set; a non-finite loss ends training with an error.
+pub fn train(
+    job: TrainJob<'_>,
+    device: &Device,
+    control: &Control,
     mut on_event: impl FnMut(&TrainEvent),
-) -> Result<(SmallCnn, TrainSummary), TrainError> {
+) -> Result<(EmbeddingNet, TrainSummary), TrainError> {
+    let TrainJob {
+        data,
+        data_source,
+        config: cfg,
+        validation,
+        checkpoints,
+        resume,
+    } = job;
     if data.is_empty() {
         return Err(TrainError::Empty);
     }
+    cfg.check(data)?;
     let device = device.clone().autodiff();
-    let mut net = SmallCnn::new(&device);
+    let summary_of_data = data.summary(&data_source);
     let mut optim = AdamConfig::new().init();
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let bs = cfg.batch_size.clamp(1, data.len());
-    let steps_per_epoch = cfg.steps_per_epoch(data.len());
+    let (mut net, initial_weights, mut history, first) = match resume {
+        None => {
+            // Random initial weights from the run's seed too (Burn's generator is global on
+            // the CPU backend, so concurrent runs in one process may still interleave).
+            device.seed(cfg.seed);
+            let (backbone, what) = pretrained::backbone(cfg.backbone, &cfg.init, &device)?;
+            (
+                EmbeddingNet::with_backbone(backbone, &device),
+                what,
+                Vec::new(),
+                0,
+            )
+        }
+        Some(ck) => {
+            let same = TrainConfig {
+                epochs: cfg.epochs,
+                ..ck.state.config.clone()
+            };
+            if same != cfg {
+                return Err(TrainError::Resume(format!(
+                    "{} was made with other settings; resume with the same ones (only epochs may change)",
+                    ck.path.display()
+                )));
+            }
+            if ck.state.data.images != summary_of_data.images
+                || ck.state.data.crop_size != summary_of_data.crop_size
+            {
+                return Err(TrainError::Resume(format!(
+                    "{} was made on other data ({}); resume on the same data",
+                    ck.path.display(),
+                    ck.state.data.source
+                )));
+            }
+            optim = optim.load_record(ck.optimizer);
+            (
+                ck.net,
+                ck.state.initial_weights,
+                ck.state.history,
+                ck.state.step,
+            )
+        }
+    };
+    let per_epoch = cfg.steps_per_epoch(data);
+    let total = cfg.total_steps(data);
+    on_event(&TrainEvent::Started {
+        steps: total,
+        first_step: first + 1,
+        steps_per_epoch: per_epoch,
+        initial_weights: initial_weights.clone(),
+    });
+    for e in &history {
+        on_event(e);
+    }
     let start = Instant::now();
-    let (mut step, mut final_loss, mut stopped) = (0, f32::NAN, false);
-    'epochs: for epoch in 1..=cfg.epochs {
-        let mut order: Vec<usize> = (0..data.len()).collect();
-        order.shuffle(&mut rng);
-        let mut sum = 0.0;
-        for (i, rows) in order.chunks(bs).enumerate() {
-            if stop.load(Ordering::Relaxed) {
-                stopped = true;
-                break 'epochs;
-            }
-            let t0 = Instant::now();
-            let [a, p, n] = [0, 1, 2].map(|k| net.forward(batch(data, rows, k, &device)));
-            let (loss, active) = triplet_loss(a, p, n, cfg.margin);
-            let value: f32 = loss.clone().into_scalar();
-            step += 1;
-            if !value.is_finite() {
-                return Err(TrainError::NotFinite { step, value });
-            }
-            let grads = GradientsParams::from_grads(loss.backward(), &net);
-            net = optim.step(cfg.learning_rate, net, grads);
-            final_loss = value;
-            sum += value;
-            on_event(&TrainEvent::Step {
-                epoch,
-                step: i + 1,
-                steps: steps_per_epoch,
-                loss: value,
-                active: active.into_scalar(),
-                triplets_per_s: rows.len() as f64 / t0.elapsed().as_secs_f64(),
+    let (mut final_loss, mut stopped, mut last_val) = (f32::NAN, false, None);
+    let mut epoch_losses: Vec<f32> = history
+        .iter()
+        .filter_map(|e| match e {
+            TrainEvent::Step { epoch, loss, .. } if *epoch == first / per_epoch + 1 => Some(*loss),
+            _ => None,
+        })
+        .collect();
+    let mut done = first;
+    let save_checkpoint = |net: &EmbeddingNet,
+                           optim: &burn::optim::ModuleOptimizer,
+                           done: usize,
+                           history: &[TrainEvent]|
+     -> Result<Option<PathBuf>, TrainError> {
+        let Some(dir) = &checkpoints else {
+            return Ok(None);
+        };
+        let state = CheckpointState {
+            step: done,
+            config: cfg.clone(),
+            data: summary_of_data.clone(),
+            initial_weights: initial_weights.clone(),
+            history: history.to_vec(),
+        };
+        Ok(Some(checkpoint::save(dir, net, optim.to_record(), &state)?))
+    };
+    while done < total {
+        if control.stop.load(Ordering::Relaxed) {
+            stopped = true;
+            break;
+        }
+        if control.pause.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        }
+        let t0 = Instant::now();
+        let epoch = done / per_epoch + 1;
+        let frozen = epoch <= cfg.freeze_backbone_epochs;
+        let plan = batch_for_step(&cfg, data, done);
+        let mut rng = rng_for(cfg.seed, AUGMENT_STREAM, done);
+        let (loss, active, triplets, images) =
+            step_loss(&net, &cfg, data, &plan, frozen, &mut rng, &device);
+        let value: f32 = loss.clone().into_scalar();
+        if !value.is_finite() {
+            return Err(TrainError::NotFinite {
+                step: done + 1,
+                value,
             });
         }
-        on_event(&TrainEvent::Epoch {
+        let lr = cfg.lr_at(done, total);
+        let grads = GradientsParams::from_grads(loss.backward(), &net);
+        net = optim.step(lr, net, grads);
+        done += 1;
+        final_loss = value;
+        epoch_losses.push(value);
+        let secs = t0.elapsed().as_secs_f64();
+        let event = TrainEvent::Step {
             epoch,
-            mean_loss: sum / steps_per_epoch as f32,
-        });
+            step: done,
+            steps: total,
+            loss: value,
+            active: active.into_scalar(),
+            learning_rate: lr,
+            frozen,
+            triplets_per_s: triplets as f64 / secs,
+            images_per_s: images as f64 / secs,
+        };
+        on_event(&event);
+        history.push(event);
+        let epoch_end = done % per_epoch == 0 || done == total;
+        if epoch_end {
+            let mean = epoch_losses.iter().sum::<f32>() / epoch_losses.len().max(1) as f32;
+            let event = TrainEvent::Epoch {
+                epoch,
+                mean_loss: mean,
+            };
+            on_event(&event);
+            history.push(event);
+            epoch_losses.clear();
+        }
+        let periodic = cfg.validate_every > 0 && done % cfg.validate_every == 0;
+        if let Some(val) = validation.filter(|v| !v.is_empty() && (epoch_end || periodic)) {
+            let v = val.evaluate(&net, &device);
+            let event = TrainEvent::Validation {
+                epoch,
+                step: done,
+                accuracy: v.accuracy,
+                threshold: v.threshold,
+            };
+            on_event(&event);
+            history.push(event);
+            last_val = Some(v);
+        }
+        if cfg.checkpoint_every > 0
+            && done % cfg.checkpoint_every == 0
+            && let Some(path) = save_checkpoint(&net, &optim, done, &history)?
+        {
+            on_event(&TrainEvent::Checkpoint { step: done, path });
+        }
+    }
+    if stopped
+        && done > first
+        && let Some(path) = save_checkpoint(&net, &optim, done, &history)?
+    {
+        on_event(&TrainEvent::Checkpoint { step: done, path });
     }
     let summary = TrainSummary {
-        steps: step,
+        steps: done,
         stopped,
         final_loss,
         seconds: start.elapsed().as_secs_f64(),
+        validation: last_val,
+        initial_weights,
     };
     Ok((net.valid(), summary))
 }
@@ -170,34 +636,45 @@ pub fn train(
 /// What is stored beside the weights (`model.json` next to `model.bpk`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelMeta {
-    pub backbone: String,
+    pub backbone: BackboneKind,
     pub input_size: usize,
-    /// How crops are turned into inputs.
-    pub normalisation: String,
+    /// How crops become inputs: (rgb / 255 - mean) / std.
+    pub normalisation: Normalisation,
     pub embedding_dim: usize,
+    /// How embeddings were compared in training and are compared in verification.
+    pub distance: String,
     pub train: TrainConfig,
-    pub triplets: usize,
+    pub data: DataSummary,
+    pub initial_weights: String,
+    pub steps: usize,
+    /// The last validation of the run, if any.
+    pub validation: Option<Validation>,
     /// The verification threshold (cosine similarity), once one has been chosen.
     pub threshold: Option<f32>,
 }
 
 impl ModelMeta {
-    /// Metadata of a small CNN trained with `train` on `triplets` crops of `input_size`.
-    pub fn small_cnn(train: TrainConfig, input_size: usize, triplets: usize) -> ModelMeta {
+    /// Metadata for a model trained by `job`'s settings, ending as `summary` says. The
+    /// threshold starts as the validation's best one.
+    pub fn new(cfg: &TrainConfig, data: DataSummary, summary: &TrainSummary) -> ModelMeta {
         ModelMeta {
-            backbone: "small-cnn".into(),
-            input_size,
-            normalisation: "x / 127.5 - 1 (RGB)".into(),
+            backbone: cfg.backbone,
+            input_size: data.crop_size,
+            normalisation: cfg.backbone.normalisation(),
             embedding_dim: EMBEDDING_DIM,
-            train,
-            triplets,
-            threshold: None,
+            distance: "trained on squared Euclidean distance between unit embeddings; verified by cosine similarity (= 1 - d/2)".into(),
+            train: cfg.clone(),
+            data,
+            initial_weights: summary.initial_weights.clone(),
+            steps: summary.steps,
+            validation: summary.validation,
+            threshold: summary.validation.map(|v| v.threshold),
         }
     }
 }
 
 /// Writes `model.bpk` and `model.json` into `dir` (each atomically).
-pub fn save_model(net: &SmallCnn, meta: &ModelMeta, dir: &Path) -> Result<(), TrainError> {
+pub fn save_model(net: &EmbeddingNet, meta: &ModelMeta, dir: &Path) -> Result<(), TrainError> {
     let err = |e: &dyn std::fmt::Display| TrainError::Model {
         path: dir.display().to_string(),
         message: e.to_string(),
@@ -214,7 +691,7 @@ pub fn save_model(net: &SmallCnn, meta: &ModelMeta, dir: &Path) -> Result<(), Tr
 }
 
 /// Reads a model saved by [`save_model`]; a file of another architecture is refused.
-pub fn load_model(dir: &Path, device: &Device) -> Result<(SmallCnn, ModelMeta), TrainError> {
+pub fn load_model(dir: &Path, device: &Device) -> Result<(EmbeddingNet, ModelMeta), TrainError> {
     let err = |message: String| TrainError::Model {
         path: dir.display().to_string(),
         message,
@@ -222,20 +699,32 @@ pub fn load_model(dir: &Path, device: &Device) -> Result<(SmallCnn, ModelMeta), 
     let meta: ModelMeta = serde_json::from_slice(
         &std::fs::read(dir.join("model.json")).map_err(|e| err(format!("model.json: {e}")))?,
     )
-    .map_err(|e| err(format!("model.json is not model metadata: {e}")))?;
-    if meta.backbone != "small-cnn" || meta.embedding_dim != EMBEDDING_DIM {
+    .map_err(|e| {
+        err(format!(
+            "model.json is not model metadata of this version: {e}"
+        ))
+    })?;
+    if meta.embedding_dim != EMBEDDING_DIM {
         return Err(err(format!(
-            "backbone {} with {}-d embeddings is not supported by this build",
-            meta.backbone, meta.embedding_dim
+            "{}-d embeddings are not supported by this build",
+            meta.embedding_dim
         )));
     }
-    let mut net = SmallCnn::new(device);
+    let mut net = EmbeddingNet::new(meta.backbone, device);
     let mut store = BurnpackStore::from_file(dir.join("model.bpk")).auto_extension(false);
-    net.load_from(&mut store).map_err(|e| {
+    let result = net.load_from(&mut store).map_err(|e| {
         err(format!(
             "model.bpk does not fit a {} network: {e}",
             meta.backbone
         ))
     })?;
+    if !result.missing.is_empty() || !result.errors.is_empty() {
+        return Err(err(format!(
+            "model.bpk does not fit a {} network ({} tensors missing, {} errors)",
+            meta.backbone,
+            result.missing.len(),
+            result.errors.len()
+        )));
+    }
     Ok((net, meta))
 }
