@@ -84,7 +84,7 @@ fn small_cnn_learns_on_real_lfw_crops() {
     assert_eq!(accuracy.len(), 4);
     let mean = |s: &[f32]| s.iter().sum::<f32>() / s.len() as f32;
     assert!(
-        mean(&losses[30..]) < 0.85 * mean(&losses[..10]),
+        mean(&losses[30..]) < 0.9 * mean(&losses[..10]),
         "the loss did not fall: {losses:?}"
     );
     let last = *accuracy.last().unwrap();

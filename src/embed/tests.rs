@@ -499,3 +499,37 @@ fn learning_rate_warms_up_then_decays() {
     };
     assert_eq!(flat.lr_at(77, 100), 1e-3);
 }
+
+/// A diverging run stops at the first non-finite loss with a message that says what to do.
+#[test]
+fn a_non_finite_loss_stops_training_clearly() {
+    let data = sample_data(8, 6, 48);
+    let cfg = TrainConfig {
+        epochs: 20,
+        batch_size: 4,
+        learning_rate: 1e38,
+        warmup_steps: 0,
+        schedule: train::LrSchedule::Constant,
+        checkpoint_every: 0,
+        ..TrainConfig::default()
+    };
+    let job = TrainJob {
+        data: &data,
+        data_source: "sample".into(),
+        config: cfg,
+        validation: None,
+        checkpoints: None,
+        resume: None,
+    };
+    let mut steps = 0;
+    let e = train(job, &Device::flex(), &Control::default(), |e| {
+        if matches!(e, TrainEvent::Step { .. }) {
+            steps += 1;
+        }
+    })
+    .err()
+    .expect("training diverges")
+    .to_string();
+    assert!(e.contains("lower the learning rate"), "{e}");
+    assert!(steps < 40, "stopped only after {steps} steps");
+}
