@@ -10,11 +10,13 @@ pub mod dataset;
 pub mod detect;
 pub mod embed;
 pub mod embedded;
+pub mod evaluate;
 pub mod imageio;
 pub mod metrics;
 pub mod preprocess;
 #[doc(hidden)]
 pub mod test_support;
 pub mod triplets;
+pub mod verify;
 
 pub use dataset::{Dataset, Layout};

@@ -275,7 +275,9 @@ impl TrainingPanel {
                     let (net, summary) =
                         train::train(job, &device, &job_control, |e| send(Msg::Event(e.clone())))
                             .map_err(|e| text(&e))?;
-                    let meta = ModelMeta::new(&cfg, data.summary(&source), &summary);
+                    let mut data_summary = data.summary(&source);
+                    data_summary.crop = Some(settings.crop);
+                    let meta = ModelMeta::new(&cfg, data_summary, &summary);
                     Ok(Box::new((net, meta)))
                 })();
                 send(Msg::Done(result));

@@ -8,6 +8,7 @@ mod detect_cmd;
 mod preprocess_cmd;
 mod train_cmd;
 mod triplets_cmd;
+mod verify_cmd;
 mod weights_cmd;
 
 use std::path::PathBuf;
@@ -77,6 +78,12 @@ pub enum Command {
     Triplets(triplets_cmd::TripletsArgs),
     /// Train the embedding network with triplet loss (fixed triplets or online mining).
     Train(Box<train_cmd::TrainArgs>),
+    /// Compare the faces of two photos: cosine similarity and a same/different verdict.
+    Compare(verify_cmd::CompareArgs),
+    /// Verification accuracy, ROC/AUC, TAR@FAR (and k-fold) over a pair list.
+    Eval(verify_cmd::EvalArgs),
+    /// Print face embeddings (JSON lines, or a .npy).
+    Embed(verify_cmd::EmbedArgs),
     /// Convert upstream weight files (developer command; see scripts/fetch_weights.sh).
     #[command(subcommand, hide = true)]
     Weights(weights_cmd::WeightsCommand),
@@ -106,6 +113,9 @@ pub fn run(command: Command, global: &GlobalArgs) -> ExitCode {
         Command::Triplets(args) => triplets_cmd::run(args, global.backend_request()),
         Command::Train(args) => train_cmd::run(*args, global.backend_request()),
         Command::Weights(cmd) => weights_cmd::run(cmd),
+        Command::Compare(args) => verify_cmd::compare(args, global.backend_request()),
+        Command::Eval(args) => verify_cmd::eval(args, global.backend_request()),
+        Command::Embed(args) => verify_cmd::embed(args, global.backend_request()),
     };
     match result {
         Ok(code) => code,

@@ -348,7 +348,11 @@ pub fn run(args: TrainArgs, request: BackendRequest) -> anyhow::Result<ExitCode>
         }
     })?;
     bar.finish_and_clear();
-    let meta = ModelMeta::new(&cfg, data.summary(&source), &summary);
+    let mut data_summary = data.summary(&source);
+    if cfg.mining.is_some() {
+        data_summary.crop = crops.as_ref().map(|c| c.cache.settings().crop);
+    }
+    let meta = ModelMeta::new(&cfg, data_summary, &summary);
     train::save_model(&net, &meta, &args.out)?;
     if args.json {
         let done = serde_json::json!({"event": "done", "summary": summary, "model": args.out});

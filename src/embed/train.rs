@@ -213,6 +213,7 @@ impl TrainData {
                 TrainData::Identities(p) => Some(p.people.len()),
             },
             crop_size: self.crop_size(),
+            crop: None,
         }
     }
 }
@@ -226,6 +227,10 @@ pub struct DataSummary {
     pub images: usize,
     pub people: Option<usize>,
     pub crop_size: usize,
+    /// How the training crops were cut (verification cuts faces the same way); older
+    /// models without it used the default crop at `crop_size`.
+    #[serde(default)]
+    pub crop: Option<crate::crop::CropConfig>,
 }
 
 /// What the trainer reports.
@@ -516,7 +521,26 @@ pub fn train(
         on_event(e);
     }
     let start = Instant::now();
-    let (mut final_loss, mut stopped, mut last_val) = (f32::NAN, false, None);
+    let (mut final_loss, mut stopped) = (f32::NAN, false);
+    // A resumed run starts from the history's last validation and loss.
+    let mut last_val = history.iter().rev().find_map(|e| match e {
+        TrainEvent::Validation {
+            accuracy,
+            threshold,
+            ..
+        } => Some(Validation {
+            accuracy: *accuracy,
+            threshold: *threshold,
+        }),
+        _ => None,
+    });
+    if let Some(TrainEvent::Step { loss, .. }) = history
+        .iter()
+        .rev()
+        .find(|e| matches!(e, TrainEvent::Step { .. }))
+    {
+        final_loss = *loss;
+    }
     let mut epoch_losses: Vec<f32> = history
         .iter()
         .filter_map(|e| match e {

@@ -1,0 +1,269 @@
+//! Verification over a pair list (LFW's protocols): each unique image is cropped (through
+//! the MTCNN crop cache) and embedded once, with the embeddings cached per model; then the
+//! cosine similarity of every pair and the metrics: accuracy at a threshold, the best
+//! threshold, ROC and AUC, TAR at FAR 1e-2 / 1e-3, and the k-fold protocol.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+use crate::crop::FacePick;
+use crate::dataset::PairList;
+use crate::detect::DetectorConfig;
+use crate::embed::EMBEDDING_DIM;
+use crate::metrics::{self, Scored};
+use crate::preprocess::{CropCache, PreprocessError, PreprocessSettings};
+use crate::triplets::{self, TripletError};
+use crate::verify::{self, Verifier};
+use crate::{Dataset, imageio};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error(transparent)]
+    Crops(#[from] TripletError),
+    #[error(transparent)]
+    Cache(#[from] PreprocessError),
+    #[error("{0}")]
+    Pairs(String),
+}
+
+/// One scored pair.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PairScore {
+    pub a: String,
+    pub b: String,
+    pub same: bool,
+    pub fold: usize,
+    pub similarity: f32,
+}
+
+/// Similarities of a pair list.
+#[derive(Debug, Clone, Serialize)]
+pub struct Scores {
+    pub list: String,
+    pub pairs: Vec<PairScore>,
+    /// Images without a usable face, centre-cropped instead.
+    pub fallback_crops: Vec<String>,
+    /// Pairs skipped because an image named by the list is not in the dataset.
+    pub missing_pairs: usize,
+}
+
+impl Scores {
+    pub fn scored(&self) -> Vec<Scored> {
+        self.pairs
+            .iter()
+            .map(|p| Scored {
+                score: p.similarity,
+                same: p.same,
+            })
+            .collect()
+    }
+}
+
+/// The first `n` matched and `n` mismatched pairs of `list` (the seed evaluated 100 + 100).
+pub fn sample(list: &PairList, n: usize) -> PairList {
+    let (mut m, mut u) = (0, 0);
+    let pairs = list
+        .pairs
+        .iter()
+        .filter(|p| {
+            let count = if p.is_match() { &mut m } else { &mut u };
+            *count += 1;
+            *count <= n
+        })
+        .cloned()
+        .collect();
+    PairList {
+        name: format!("{} (first {n} matched + {n} mismatched)", list.name),
+        pairs,
+        ..list.clone()
+    }
+}
+
+/// The crop settings used for a model's evaluation crops: the model's crop, the detector's
+/// defaults, and the face nearest the centre (LFW images are centred on the named person).
+pub fn settings_for(verifier: &Verifier) -> PreprocessSettings {
+    PreprocessSettings {
+        detector: DetectorConfig::default(),
+        crop: verifier.crop,
+        pick: FacePick::NearestCentre,
+    }
+}
+
+/// Embeddings already computed for one model (a file per model and crop settings).
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct EmbeddingCache {
+    /// Image key -> embedding.
+    embeddings: BTreeMap<String, Vec<f32>>,
+}
+
+/// `<cache_root>/embeddings/<hash of model.bpk>-<crop settings>.json`.
+fn embedding_cache_path(cache_root: &Path, verifier: &Verifier, dataset: &Dataset) -> PathBuf {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    std::fs::read(verifier.dir.join("model.bpk"))
+        .unwrap_or_default()
+        .hash(&mut h);
+    dataset.root.hash(&mut h);
+    settings_for(verifier).key().hash(&mut h);
+    cache_root
+        .join("embeddings")
+        .join(format!("{:016x}.json", h.finish()))
+}
+
+/// Scores every pair of `list` whose images exist. `on_progress(done, total)` follows the
+/// cropping and embedding of the unique images.
+pub fn score_pairs(
+    dataset: &Dataset,
+    list: &PairList,
+    verifier: &Verifier,
+    cache_root: &Path,
+    cancel: &AtomicBool,
+    mut on_progress: impl FnMut(usize, usize),
+) -> Result<Scores, EvalError> {
+    let rel = |r| dataset.resolve(r).and_then(|p| dataset.relative(p));
+    let mut chosen = Vec::new();
+    let mut missing_pairs = 0;
+    for pair in &list.pairs {
+        match (rel(&pair.a), rel(&pair.b)) {
+            (Some(a), Some(b)) => chosen.push((a, b, pair.is_match(), pair.fold)),
+            _ => missing_pairs += 1,
+        }
+    }
+    if chosen.is_empty() {
+        return Err(EvalError::Pairs(format!(
+            "none of the {} pairs of {} has both images in {}",
+            list.pairs.len(),
+            list.name,
+            dataset.root.display()
+        )));
+    }
+    let unique: BTreeSet<&str> = chosen
+        .iter()
+        .flat_map(|(a, b, _, _)| [a.as_str(), b.as_str()])
+        .collect();
+    let cache_file = embedding_cache_path(cache_root, verifier, dataset);
+    let mut stored: EmbeddingCache = std::fs::read(&cache_file)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let todo: BTreeSet<&str> = unique
+        .iter()
+        .copied()
+        .filter(|i| !stored.embeddings.contains_key(*i))
+        .collect();
+    let mut fallbacks = Vec::new();
+    if !todo.is_empty() {
+        let settings = settings_for(verifier);
+        let mut cache = CropCache::open(
+            &CropCache::dir_for(cache_root, dataset, &settings),
+            dataset,
+            &settings,
+        )?;
+        let total = todo.len();
+        let (made, fb) = triplets::crop_images(
+            dataset,
+            &todo,
+            &mut cache,
+            verifier.detector(),
+            cancel,
+            |d, _| on_progress(d / 2, total),
+        )?;
+        fallbacks = fb;
+        let order: Vec<&str> = todo.iter().copied().collect();
+        let crops: Vec<&RgbImage> = order.iter().map(|k| &made[k]).collect();
+        for (i, chunk) in crops.chunks(64).enumerate() {
+            let e = verifier.embed(chunk);
+            for (k, v) in order[i * 64..].iter().zip(e) {
+                stored.embeddings.insert((*k).to_string(), v);
+            }
+            on_progress(total / 2 + ((i + 1) * 64).min(total) / 2, total);
+        }
+        if let Ok(bytes) = serde_json::to_vec(&stored) {
+            if let Some(dir) = cache_file.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            // A cache: failing to write it only costs time next run.
+            let _ = imageio::write_atomic(&cache_file, &bytes);
+        }
+    }
+    let zero = vec![0f32; EMBEDDING_DIM];
+    let get = |k: &str| stored.embeddings.get(k).unwrap_or(&zero);
+    let pairs = chosen
+        .into_iter()
+        .map(|(a, b, same, fold)| PairScore {
+            similarity: verify::cosine(get(&a), get(&b)),
+            a,
+            b,
+            same,
+            fold,
+        })
+        .collect();
+    Ok(Scores {
+        list: list.name.clone(),
+        pairs,
+        fallback_crops: fallbacks,
+        missing_pairs,
+    })
+}
+
+/// What `siamese-face eval --json` prints.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub pairs: usize,
+    /// Accuracy at `threshold` (the model's, chosen on training pairs, unless overridden).
+    pub accuracy: f64,
+    pub threshold: f32,
+    /// The threshold that is best on these very pairs, and its (optimistic) accuracy.
+    pub best_threshold: f32,
+    pub best_accuracy: f64,
+    pub auc: f64,
+    pub tar_at_far: BTreeMap<String, f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fold_accuracy_mean: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fold_accuracy_std: Option<f64>,
+    pub fallback_crops: usize,
+    pub missing_pairs: usize,
+}
+
+pub fn report(scores: &Scores, threshold: f32, folds: bool) -> Report {
+    let scored = scores.scored();
+    let curve = metrics::roc(&scored);
+    let (best_threshold, best_accuracy) = metrics::best_threshold(&scored);
+    let (mean, std) = if folds {
+        let f: Vec<usize> = scores.pairs.iter().map(|p| p.fold).collect();
+        let (m, s) = metrics::mean_std(&metrics::fold_accuracies(&scored, &f));
+        (Some(m), Some(s))
+    } else {
+        (None, None)
+    };
+    Report {
+        pairs: scored.len(),
+        accuracy: metrics::accuracy(&scored, threshold),
+        threshold,
+        best_threshold,
+        best_accuracy,
+        auc: metrics::auc(&curve),
+        tar_at_far: [("1e-2", 1e-2), ("1e-3", 1e-3)]
+            .into_iter()
+            .map(|(k, far)| (k.to_string(), metrics::tar_at_far(&curve, far)))
+            .collect(),
+        fold_accuracy_mean: mean,
+        fold_accuracy_std: std,
+        fallback_crops: scores.fallback_crops.len(),
+        missing_pairs: scores.missing_pairs,
+    }
+}
+
+/// Pairs of `scores` misclassified at `threshold`.
+pub fn misclassified(scores: &Scores, threshold: f32) -> Vec<&PairScore> {
+    scores
+        .pairs
+        .iter()
+        .filter(|p| (p.similarity >= threshold) != p.same)
+        .collect()
+}

@@ -1,0 +1,203 @@
+//! Face verification with a trained model: detect the face in each photo, crop it as the
+//! model's training crops were cut, embed it, and compare embeddings by cosine similarity
+//! against a threshold.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::tensor::Device;
+use image::RgbImage;
+use serde::Serialize;
+
+use crate::crop::{self, CropConfig, FacePick};
+use crate::detect::{DetectError, Detector, DetectorConfig, Face};
+use crate::embed::train::{self, ModelMeta, TrainError};
+use crate::embed::{EMBEDDING_DIM, EmbeddingNet, crops_to_tensor};
+
+/// Used when a model has no chosen threshold yet.
+pub const FALLBACK_THRESHOLD: f32 = 0.5;
+
+/// Where the shipped default model lives (inside the source tree, so `cargo run` finds it;
+/// `SIAMESE_FACE_MODEL` overrides it).
+pub fn default_model_dir() -> PathBuf {
+    std::env::var_os("SIAMESE_FACE_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/default-model"))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Model(#[from] TrainError),
+    #[error("no model at {0}: train one (siamese-face train) and pass --model DIR")]
+    NoModel(PathBuf),
+    #[error(transparent)]
+    Detect(#[from] DetectError),
+    #[error("{0}: no face found")]
+    NoFace(String),
+}
+
+/// The face used from one photo.
+#[derive(Debug, Clone)]
+pub struct FaceCrop {
+    pub face: Face,
+    /// How many faces passed the filters (the largest is used).
+    pub faces_found: usize,
+    pub crop: RgbImage,
+}
+
+/// A loaded model with the detector and crop settings that go with it.
+pub struct Verifier {
+    net: EmbeddingNet,
+    pub meta: ModelMeta,
+    pub dir: PathBuf,
+    detector: Detector,
+    pub crop: CropConfig,
+    device: Device,
+}
+
+impl Verifier {
+    pub fn load(dir: &Path, device: &Device) -> Result<Verifier, VerifyError> {
+        if !dir.join("model.json").is_file() {
+            return Err(VerifyError::NoModel(dir.to_path_buf()));
+        }
+        let device = device.clone().without_autodiff();
+        let (net, meta) = train::load_model(dir, &device)?;
+        let crop = meta.data.crop.unwrap_or(CropConfig {
+            size: meta.input_size as u32,
+            ..CropConfig::default()
+        });
+        Ok(Verifier {
+            net: net.valid(),
+            meta,
+            dir: dir.to_path_buf(),
+            detector: Detector::new(&device)?,
+            crop,
+            device,
+        })
+    }
+
+    pub fn detector(&self) -> &Detector {
+        &self.detector
+    }
+
+    /// The model's stored threshold, or [`FALLBACK_THRESHOLD`].
+    pub fn threshold(&self) -> f32 {
+        self.meta.threshold.unwrap_or(FALLBACK_THRESHOLD)
+    }
+
+    /// Every face in `img` that passes the crop filters, largest first.
+    pub fn faces(&self, img: &RgbImage) -> Result<Vec<Face>, VerifyError> {
+        let detection = self.detector.detect(img, &DetectorConfig::default())?;
+        let mut faces: Vec<Face> = detection
+            .faces
+            .into_iter()
+            .filter(|f| self.crop.accepts(f))
+            .collect();
+        faces.sort_by(|a, b| (b.width() * b.height()).total_cmp(&(a.width() * a.height())));
+        Ok(faces)
+    }
+
+    /// The largest face of `img`, cropped for the model; `name` labels the error.
+    pub fn face(&self, img: &RgbImage, name: &str) -> Result<FaceCrop, VerifyError> {
+        let faces = self.faces(img)?;
+        let i = crop::pick_face(
+            &faces,
+            img.width(),
+            img.height(),
+            &self.crop,
+            FacePick::Largest,
+        )
+        .ok_or_else(|| VerifyError::NoFace(name.to_string()))?;
+        Ok(FaceCrop {
+            crop: crop::crop_face(img, &faces[i], &self.crop),
+            face: faces[i].clone(),
+            faces_found: faces.len(),
+        })
+    }
+
+    /// A crop of `face` in `img` (for a face picked by the user among several).
+    pub fn crop_of(&self, img: &RgbImage, face: &Face) -> RgbImage {
+        crop::crop_face(img, face, &self.crop)
+    }
+
+    /// Unit embeddings of crops (any number; batched).
+    pub fn embed(&self, crops: &[&RgbImage]) -> Vec<Vec<f32>> {
+        let norm = self.meta.normalisation;
+        let size = self.meta.input_size as u32;
+        let mut out = Vec::with_capacity(crops.len());
+        for chunk in crops.chunks(64) {
+            // Crops of another size (a user's file) are resized to the model's input.
+            let resized: Vec<RgbImage> = chunk
+                .iter()
+                .map(|c| {
+                    if c.dimensions() == (size, size) {
+                        (*c).clone()
+                    } else {
+                        image::imageops::resize(
+                            *c,
+                            size,
+                            size,
+                            image::imageops::FilterType::Triangle,
+                        )
+                    }
+                })
+                .collect();
+            let refs: Vec<&RgbImage> = resized.iter().collect();
+            let e = self
+                .net
+                .forward(crops_to_tensor(&refs, &norm, &self.device));
+            let values: Vec<f32> = e.into_data().iter::<f32>().collect();
+            out.extend(values.chunks_exact(EMBEDDING_DIM).map(<[f32]>::to_vec));
+        }
+        out
+    }
+}
+
+/// Cosine similarity of two embeddings (unit vectors: their dot product).
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na * nb)
+    }
+}
+
+/// The verdict of a comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Verdict {
+    pub similarity: f32,
+    pub threshold: f32,
+    pub same: bool,
+}
+
+pub fn verdict(similarity: f32, threshold: f32) -> Verdict {
+    Verdict {
+        similarity,
+        threshold,
+        same: similarity >= threshold,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cosine_of_hand_computed_vectors() {
+        assert!((cosine(&[1.0, 0.0], &[0.0, 1.0])).abs() < 1e-7);
+        assert!((cosine(&[1.0, 1.0], &[2.0, 2.0]) - 1.0).abs() < 1e-6);
+        assert!((cosine(&[3.0, 4.0], &[4.0, 3.0]) - 24.0 / 25.0).abs() < 1e-6);
+        assert_eq!(cosine(&[0.0, 0.0], &[1.0, 0.0]), 0.0);
+    }
+
+    #[test]
+    fn the_verdict_is_same_at_or_above_the_threshold() {
+        assert!(verdict(0.5, 0.5).same);
+        assert!(!verdict(0.49, 0.5).same);
+        assert!(verdict(-0.1, -0.2).same);
+    }
+}

@@ -1,0 +1,202 @@
+//! `compare`, `eval` and `embed` end to end on the bundled sample with a model trained here
+//! (the shipped default model comes with the evaluation issue): JSON shapes, verdicts,
+//! metrics over a pair list, and the errors for a photo without a face, an unreadable file
+//! and a missing model.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{json, run};
+
+fn sample() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample-faces")
+}
+
+fn photo(name: &str, n: u32) -> String {
+    sample()
+        .join(name)
+        .join(format!("{name}_{n:04}.jpg"))
+        .display()
+        .to_string()
+}
+
+/// A small CNN trained for a few steps on the sample (enough for the plumbing).
+fn train_model(dir: &Path) -> PathBuf {
+    let npy = dir.join("t.npy");
+    let cache = dir.join("cache");
+    let o = run(&[
+        "triplets",
+        "--data",
+        sample().to_str().unwrap(),
+        "--count",
+        "16",
+        "--out",
+        npy.to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let model = dir.join("model");
+    let o = run(&[
+        "train",
+        "--triplets",
+        npy.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+        "--epochs",
+        "2",
+        "--batch",
+        "8",
+        "--cache",
+        cache.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    model
+}
+
+#[test]
+fn compare_eval_and_embed_with_a_trained_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = train_model(dir.path());
+    let m = model.to_str().unwrap();
+
+    let out = json(&run(&[
+        "compare",
+        &photo("Colin_Powell", 1),
+        &photo("Colin_Powell", 2),
+        "--model",
+        m,
+        "--threshold",
+        "0.25",
+        "--json",
+    ]));
+    let s = out["similarity"].as_f64().unwrap();
+    assert!((-1.0..=1.0).contains(&s), "{out}");
+    assert_eq!(out["threshold"], 0.25);
+    assert_eq!(out["same"], s >= 0.25);
+    assert_eq!(out["faces"].as_array().unwrap().len(), 2);
+    assert_eq!(out["faces"][0]["faces_found"], 1);
+    assert_eq!(out["faces"][0]["box"].as_array().unwrap().len(), 4);
+
+    // A photo compared with itself is the same person at any threshold below 1.
+    let out = json(&run(&[
+        "compare",
+        &photo("Laura_Bush", 3),
+        &photo("Laura_Bush", 3),
+        "--model",
+        m,
+        "--threshold",
+        "0.99",
+        "--json",
+    ]));
+    assert!(out["similarity"].as_f64().unwrap() > 0.999, "{out}");
+    assert_eq!(out["same"], true);
+
+    // A pair list in LFW's format over the sample: matched then mismatched pairs.
+    let pairs = dir.path().join("pairs.txt");
+    std::fs::write(
+        &pairs,
+        "4\nColin_Powell\t1\t2\nLaura_Bush\t1\t3\nHugo_Chavez\t2\t4\nSerena_Williams\t1\t2\n\
+         Colin_Powell\t1\tLaura_Bush\t2\nHugo_Chavez\t1\tSerena_Williams\t3\n\
+         Junichiro_Koizumi\t2\tGloria_Macapagal_Arroyo\t4\nLaura_Bush\t5\tHugo_Chavez\t5\n",
+    )
+    .unwrap();
+    let cache = dir.path().join("cache");
+    let data = sample();
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "eval",
+            "--data",
+            data.to_str().unwrap(),
+            "--pairs",
+            pairs.to_str().unwrap(),
+            "--model",
+            m,
+            "--cache",
+            cache.to_str().unwrap(),
+            "--json",
+        ];
+        a.extend_from_slice(extra);
+        run(&a)
+    };
+    let r = json(&args(&[]));
+    assert_eq!(r["pairs"], 8);
+    assert_eq!(r["missing_pairs"], 0);
+    for key in ["accuracy", "best_accuracy", "auc"] {
+        let v = r[key].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&v), "{key}: {r}");
+    }
+    assert!(r["best_accuracy"].as_f64() >= r["accuracy"].as_f64(), "{r}");
+    assert!(r["tar_at_far"]["1e-2"].is_number() && r["tar_at_far"]["1e-3"].is_number());
+    assert!(r.get("fold_accuracy_mean").is_none());
+    // The second run reads the cached embeddings and gives the same numbers.
+    let again = json(&args(&[]));
+    assert_eq!(r, again);
+    // --sample keeps the first N matched and N mismatched pairs.
+    let r = json(&args(&["--sample", "2"]));
+    assert_eq!(r["pairs"], 4);
+    // Folds must match the list's.
+    let o = args(&["--folds", "10"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("has 1 fold(s), not 10"));
+
+    // embed: JSON lines with unit vectors, or a .npy of shape (N, 128).
+    let o = run(&["embed", &photo("Hugo_Chavez", 1), "--model", m]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let line: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let e: Vec<f64> = line["embedding"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(e.len(), 128);
+    assert!((e.iter().map(|v| v * v).sum::<f64>() - 1.0).abs() < 1e-3);
+    let npy = dir.path().join("e.npy");
+    let o = run(&[
+        "embed",
+        &photo("Hugo_Chavez", 1),
+        &photo("Laura_Bush", 1),
+        "--model",
+        m,
+        "--npy",
+        npy.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bytes = std::fs::read(&npy).unwrap();
+    assert!(String::from_utf8_lossy(&bytes[..80]).contains("'shape': (2, 128)"));
+
+    // A photo without a face is an error that names it.
+    let blank = dir.path().join("blank.png");
+    image::RgbImage::from_pixel(200, 200, image::Rgb([120, 120, 120]))
+        .save(&blank)
+        .unwrap();
+    let o = run(&[
+        "compare",
+        blank.to_str().unwrap(),
+        &photo("Laura_Bush", 1),
+        "--model",
+        m,
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("blank.png: no face found"), "{err}");
+    // So is a file that is not an image.
+    let o = run(&["compare", m, &photo("Laura_Bush", 1), "--model", m]);
+    assert!(!o.status.success());
+}
+
+#[test]
+fn a_missing_model_is_a_clear_error() {
+    let o = run(&[
+        "compare",
+        &photo("Laura_Bush", 1),
+        &photo("Laura_Bush", 2),
+        "--model",
+        "/nonexistent/model",
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no model at /nonexistent/model"), "{err}");
+}
