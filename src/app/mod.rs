@@ -4,11 +4,12 @@
 //! thumbnails, probing GPU adapters) runs on a background thread and reports back through a
 //! channel, so the UI thread only draws.
 
+mod compare_panel;
 mod dataset_panel;
 mod detection_panel;
 mod dialogs;
 mod drops;
-mod placeholder;
+mod evaluate_panel;
 mod thumbnails;
 mod training_panel;
 mod triplets_panel;
@@ -24,8 +25,10 @@ use serde::{Deserialize, Serialize};
 use siamese_face::backend::{self, BackendRequest, BackendSelection};
 
 use crate::cli::GlobalArgs;
+use compare_panel::ComparePanel;
 use dataset_panel::DatasetPanel;
 use detection_panel::DetectionPanel;
+use evaluate_panel::EvaluatePanel;
 use training_panel::TrainingPanel;
 use triplets_panel::TripletsPanel;
 
@@ -116,6 +119,8 @@ pub struct SiameseApp {
     detection: DetectionPanel,
     triplets: TripletsPanel,
     training: TrainingPanel,
+    compare: ComparePanel,
+    evaluate: EvaluatePanel,
     /// How long each frame's UI code took (shown while training).
     frames: FrameStats,
     backend: BackendStatus,
@@ -160,12 +165,21 @@ impl SiameseApp {
             detection.open_when_ready(image.clone());
             page = Page::Detection;
         }
+        let mut compare = ComparePanel::new();
+        if let Some(photos) = &args.compare {
+            for (slot, p) in photos.iter().take(2).enumerate() {
+                compare.open_when_ready(slot, p.clone());
+            }
+            page = Page::Compare;
+        }
         SiameseApp {
             page,
             dataset,
             detection,
             triplets: TripletsPanel::new(),
             training: TrainingPanel::new(),
+            compare,
+            evaluate: EvaluatePanel::new(),
             frames: FrameStats::default(),
             backend: BackendStatus::probe(args.backend_request(), ctx),
         }
@@ -186,6 +200,8 @@ impl SiameseApp {
             detection: DetectionPanel::new(ctx),
             triplets: TripletsPanel::new(),
             training: TrainingPanel::new(),
+            compare: ComparePanel::new(),
+            evaluate: EvaluatePanel::new(),
             frames: FrameStats::default(),
             backend: BackendStatus::Ready(Box::new(backend)),
         }
@@ -205,6 +221,9 @@ impl SiameseApp {
         self.triplets.poll(ui.ctx());
         self.training.poll(&self.frames);
 
+        if let BackendStatus::Ready(sel) = &self.backend {
+            self.compare.poll(ui.ctx(), &sel.device);
+        }
         egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar(ui));
         egui::Panel::left("navigation")
             .resizable(false)
@@ -228,7 +247,11 @@ impl SiameseApp {
                     frames: &self.frames,
                 },
             ),
-            other => placeholder::ui(ui, other),
+            Page::Compare => self.compare.ui(ui, device),
+            Page::Evaluate => {
+                self.evaluate
+                    .ui(ui, self.dataset.dataset(), self.compare.model_dir(), device)
+            }
         });
     }
 

@@ -1,6 +1,7 @@
 //! GUI tests: the real app rendered headless with egui_kittest on a wgpu adapter (Mesa's
 //! lavapipe on machines without a GPU). They fail if nothing can be rendered.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eframe::egui::accesskit::Role;
@@ -112,16 +113,101 @@ fn dataset_panel_renders_the_sample() {
 }
 
 #[test]
-fn navigation_shows_honest_placeholders() {
+fn navigation_switches_pages() {
     let mut harness = harness(sample());
     harness.run_steps(2);
-    goto(&mut harness, "Compare");
-    harness.get_by_label("Not built yet.");
+    goto(&mut harness, "Evaluate");
+    harness.get_by_label_contains("Choose a pair list");
     goto(&mut harness, "Detection");
     harness.get_by_label("Face crops");
-    assert!(harness.query_by_label("Not built yet.").is_none());
     goto(&mut harness, "Dataset");
     harness.get_by_label("Pair lists");
+}
+
+/// A small CNN trained for a few steps on the sample's centre crops, saved in `dir`.
+fn tiny_model(dir: &std::path::Path) {
+    use siamese_face::embed::train::{self, Control, ModelMeta, TrainConfig, TrainData, TrainJob};
+    let ds = sample();
+    let people = ds.people.iter().map(|p| p.name.clone()).collect();
+    let crop = |rel: &str| {
+        let img = siamese_face::imageio::load_rgb(&ds.image_root.join(rel)).unwrap();
+        siamese_face::crop::centre_crop(&img, 100, 0.6)
+    };
+    let crops: Vec<[image::RgbImage; 3]> = siamese_face::triplets::draw(&ds, &people, 8, 1)
+        .unwrap()
+        .iter()
+        .map(|s| [crop(&s.anchor), crop(&s.positive), crop(&s.negative)])
+        .collect();
+    let data = TrainData::Triplets(Arc::new(siamese_face::triplets::TripletArray::from_crops(
+        &crops, 100,
+    )));
+    let cfg = TrainConfig {
+        epochs: 1,
+        batch_size: 8,
+        checkpoint_every: 0,
+        ..TrainConfig::default()
+    };
+    let job = TrainJob {
+        data: &data,
+        data_source: "sample".into(),
+        config: cfg.clone(),
+        validation: None,
+        checkpoints: None,
+        resume: None,
+    };
+    let (net, summary) = train::train(
+        job,
+        &burn::tensor::Device::flex(),
+        &Control::default(),
+        |_| {},
+    )
+    .unwrap();
+    let meta = ModelMeta::new(&cfg, data.summary("sample"), &summary);
+    train::save_model(&net, &meta, dir).unwrap();
+}
+
+#[test]
+fn compare_panel_shows_both_faces_and_a_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_model(dir.path());
+    let mut harness = harness(sample());
+    let photo = |n: u32| {
+        sample_dataset_dir()
+            .unwrap()
+            .join(format!("Laura_Bush/Laura_Bush_{n:04}.jpg"))
+    };
+    harness.run_steps(2);
+    {
+        let compare = &mut harness.state_mut().as_mut().unwrap().compare;
+        compare.set_model_dir(dir.path().to_path_buf());
+        compare.open_when_ready(0, photo(1));
+        compare.open_when_ready(1, photo(1));
+    }
+    goto(&mut harness, "Compare");
+    let start = Instant::now();
+    while harness
+        .state()
+        .as_ref()
+        .unwrap()
+        .compare
+        .verdict()
+        .is_none()
+        || harness.state().as_ref().unwrap().compare.is_busy()
+    {
+        assert!(start.elapsed() < Duration::from_secs(120), "no verdict");
+        std::thread::sleep(Duration::from_millis(20));
+        harness.step();
+    }
+    harness.run_steps(2);
+    // The same photo twice: similarity 1, the same person at the model's threshold.
+    let v = harness.state().as_ref().unwrap().compare.verdict().unwrap();
+    assert!(v.similarity > 0.999 && v.same, "{v:?}");
+    harness.get_by_label("SAME person");
+    let shown = harness.query_all_by_label_contains("Laura_Bush_0001.jpg  (1 face found)");
+    assert_eq!(shown.count(), 2);
+    let image = harness.render().expect("the GUI renders on a wgpu adapter");
+    assert!(distinct_colours(&image) > 500, "the frame looks blank");
+    save(&image, "compare_panel.png");
 }
 
 #[test]
@@ -333,4 +419,81 @@ fn training_panel_trains_on_the_generated_triplets() {
     let image = harness.render().expect("the GUI renders on a wgpu adapter");
     assert!(distinct_colours(&image) > 100, "the frame looks blank");
     save(&image, "training_panel.png");
+}
+
+/// The sample with an LFW-format pairs.txt beside its person folders, in a temporary folder.
+fn sample_with_pairs(dir: &std::path::Path) -> Dataset {
+    let src = sample_dataset_dir().unwrap();
+    for person in std::fs::read_dir(&src).unwrap().flatten() {
+        if person.path().is_dir() {
+            let to = dir.join(person.file_name());
+            std::fs::create_dir_all(&to).unwrap();
+            for f in std::fs::read_dir(person.path()).unwrap().flatten() {
+                std::fs::copy(f.path(), to.join(f.file_name())).unwrap();
+            }
+        }
+    }
+    std::fs::write(
+        dir.join("pairs.txt"),
+        "4\nColin_Powell\t1\t2\nLaura_Bush\t1\t3\nHugo_Chavez\t2\t4\nSerena_Williams\t1\t2\n\
+         Colin_Powell\t1\tLaura_Bush\t2\nHugo_Chavez\t1\tSerena_Williams\t3\n\
+         Junichiro_Koizumi\t2\tGloria_Macapagal_Arroyo\t4\nLaura_Bush\t5\tHugo_Chavez\t5\n",
+    )
+    .unwrap();
+    Dataset::open(dir).unwrap()
+}
+
+#[test]
+fn evaluate_panel_scores_a_pair_list_and_follows_the_threshold() {
+    let model = tempfile::tempdir().unwrap();
+    tiny_model(model.path());
+    let data = tempfile::tempdir().unwrap();
+    let ds = sample_with_pairs(data.path());
+    assert!(ds.pair_list("pairs").is_some(), "{:?}", ds.pair_lists.len());
+    let cache = tempfile::tempdir().unwrap();
+    let mut harness = harness(ds);
+    harness.run_steps(2);
+    {
+        let app = harness.state_mut().as_mut().unwrap();
+        app.compare.set_model_dir(model.path().to_path_buf());
+        app.evaluate.set_cache_root(cache.path().to_path_buf());
+        app.evaluate.set_list("pairs");
+    }
+    let start = Instant::now();
+    while harness
+        .state()
+        .as_ref()
+        .unwrap()
+        .compare
+        .model_dir()
+        .is_none()
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the model never loaded"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+        harness.step();
+    }
+    goto(&mut harness, "Evaluate");
+    harness
+        .get_by_role_and_label(Role::Button, "Run evaluation")
+        .click();
+    harness.run_steps(1);
+    while harness.state().as_ref().unwrap().evaluate.is_busy() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "evaluation never finished"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+        harness.step();
+    }
+    harness.run_steps(3);
+    harness.get_by_label_contains("pairs: 8 pairs scored");
+    harness.get_by_label_contains("accuracy ");
+    harness.get_by_label_contains("Misclassified at");
+    harness.get_by_role_and_label(Role::Button, "Use this threshold");
+    let image = harness.render().expect("the GUI renders on a wgpu adapter");
+    assert!(distinct_colours(&image) > 300, "the frame looks blank");
+    save(&image, "evaluate_panel.png");
 }

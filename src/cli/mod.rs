@@ -46,6 +46,9 @@ pub struct GlobalArgs {
     /// Photo the app opens on its Detection page at start.
     #[arg(long, value_name = "FILE")]
     pub image: Option<PathBuf>,
+    /// Two photos the app opens side by side on its Compare page at start.
+    #[arg(long, num_args = 2, value_names = ["A", "B"])]
+    pub compare: Option<Vec<PathBuf>>,
 }
 
 impl GlobalArgs {

@@ -527,8 +527,7 @@ fn a_non_finite_loss_stops_training_clearly() {
             steps += 1;
         }
     })
-    .err()
-    .expect("training diverges")
+    .expect_err("training diverges")
     .to_string();
     assert!(e.contains("lower the learning rate"), "{e}");
     assert!(steps < 40, "stopped only after {steps} steps");

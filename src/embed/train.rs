@@ -752,3 +752,22 @@ pub fn load_model(dir: &Path, device: &Device) -> Result<(EmbeddingNet, ModelMet
     }
     Ok((net, meta))
 }
+
+/// Stores `threshold` as the model's verification threshold (model.json, atomically).
+pub fn set_threshold(dir: &Path, threshold: f32) -> Result<(), TrainError> {
+    let err = |message: String| TrainError::Model {
+        path: dir.display().to_string(),
+        message,
+    };
+    let path = dir.join("model.json");
+    let mut meta: ModelMeta =
+        serde_json::from_slice(&std::fs::read(&path).map_err(|e| err(format!("model.json: {e}")))?)
+            .map_err(|e| {
+                err(format!(
+                    "model.json is not model metadata of this version: {e}"
+                ))
+            })?;
+    meta.threshold = Some(threshold);
+    let json = serde_json::to_vec_pretty(&meta).expect("metadata serialises");
+    crate::imageio::write_atomic(&path, &json).map_err(|e| err(e.to_string()))
+}

@@ -1,0 +1,458 @@
+//! Compare panel: two photos side by side (drop them on either half, pick them with a file
+//! dialog, or take the Detection page's photo), each with its detected faces, the face
+//! used and its crop; between them the cosine similarity, the threshold slider and a
+//! SAME / DIFFERENT verdict that follows the slider. Model loading, detection and
+//! embedding run on a worker thread.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+use burn::tensor::Device;
+use eframe::egui;
+use image::RgbImage;
+use siamese_face::detect::Face;
+use siamese_face::embed::train::ModelMeta;
+use siamese_face::imageio;
+use siamese_face::verify::{self, Verifier};
+
+use super::{dialogs, drops};
+
+enum Request {
+    Model(PathBuf),
+    Photo(usize, PathBuf),
+}
+
+/// One photo, detected and embedded (every accepted face, so picking is instant).
+struct Photo {
+    path: PathBuf,
+    image: RgbImage,
+    faces: Vec<Face>,
+    crops: Vec<RgbImage>,
+    embeddings: Vec<Vec<f32>>,
+}
+
+enum Reply {
+    Model(Result<Box<(PathBuf, ModelMeta)>, String>),
+    Photo(usize, Result<Photo, String>),
+}
+
+fn worker(device: Device, ctx: egui::Context) -> (mpsc::Sender<Request>, mpsc::Receiver<Reply>) {
+    let (tx, rx) = mpsc::channel::<Request>();
+    let (rtx, rrx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("compare".into())
+        .spawn(move || {
+            let mut verifier: Option<Verifier> = None;
+            for req in rx {
+                let reply = match req {
+                    Request::Model(dir) => Reply::Model(match Verifier::load(&dir, &device) {
+                        Ok(v) => {
+                            let meta = v.meta.clone();
+                            verifier = Some(v);
+                            Ok(Box::new((dir, meta)))
+                        }
+                        Err(e) => Err(e.to_string()),
+                    }),
+                    Request::Photo(slot, path) => Reply::Photo(
+                        slot,
+                        match &verifier {
+                            None => Err("no model loaded".into()),
+                            Some(v) => photo(v, &path),
+                        },
+                    ),
+                };
+                let _ = rtx.send(reply);
+                ctx.request_repaint();
+            }
+        })
+        .expect("spawning a thread");
+    (tx, rrx)
+}
+
+fn photo(v: &Verifier, path: &Path) -> Result<Photo, String> {
+    let image = imageio::load_rgb(path).map_err(|e| e.to_string())?;
+    let faces = v.faces(&image).map_err(|e| e.to_string())?;
+    if faces.is_empty() {
+        return Err(format!("{}: no face found", path.display()));
+    }
+    let crops: Vec<RgbImage> = faces.iter().map(|f| v.crop_of(&image, f)).collect();
+    let embeddings = v.embed(&crops.iter().collect::<Vec<_>>());
+    Ok(Photo {
+        path: path.to_path_buf(),
+        image,
+        faces,
+        crops,
+        embeddings,
+    })
+}
+
+#[derive(Default)]
+struct Slot {
+    photo: Option<Photo>,
+    /// The face used (faces are sorted largest first).
+    chosen: usize,
+    textures: Option<(egui::TextureHandle, egui::TextureHandle)>,
+    busy: bool,
+    error: Option<String>,
+    pick: Option<mpsc::Receiver<Option<PathBuf>>>,
+}
+
+pub struct ComparePanel {
+    channel: Option<(mpsc::Sender<Request>, mpsc::Receiver<Reply>)>,
+    model_dir: PathBuf,
+    model: Option<ModelMeta>,
+    model_error: Option<String>,
+    model_busy: bool,
+    model_pick: Option<mpsc::Receiver<Option<PathBuf>>>,
+    slots: [Slot; 2],
+    threshold: f32,
+    /// Photos to open once a model is loaded (from the command line).
+    pending: Vec<(usize, PathBuf)>,
+}
+
+impl ComparePanel {
+    pub fn new() -> Self {
+        ComparePanel {
+            channel: None,
+            model_dir: verify::default_model_dir(),
+            model: None,
+            model_error: None,
+            model_busy: false,
+            model_pick: None,
+            slots: Default::default(),
+            threshold: verify::FALLBACK_THRESHOLD,
+            pending: Vec::new(),
+        }
+    }
+
+    /// The model folder in use (the Evaluate page evaluates the same one).
+    pub fn model_dir(&self) -> Option<&Path> {
+        self.model.as_ref().map(|_| self.model_dir.as_path())
+    }
+
+    pub fn set_model_dir(&mut self, dir: PathBuf) {
+        self.model_dir = dir;
+        self.model = None;
+        self.model_error = None;
+        if let Some((tx, _)) = &self.channel {
+            self.model_busy = true;
+            let _ = tx.send(Request::Model(self.model_dir.clone()));
+        }
+    }
+
+    /// Opens `path` in slot 0 or 1 once the model is loaded.
+    pub fn open_when_ready(&mut self, slot: usize, path: PathBuf) {
+        self.pending.push((slot, path));
+    }
+
+    /// Opens `path` in slot 0 or 1.
+    pub fn open(&mut self, slot: usize, path: PathBuf) {
+        if let Some((tx, _)) = &self.channel {
+            self.slots[slot].busy = true;
+            self.slots[slot].error = None;
+            let _ = tx.send(Request::Photo(slot, path));
+        }
+    }
+
+    #[cfg(test)]
+    pub fn verdict(&self) -> Option<verify::Verdict> {
+        self.similarity()
+            .map(|s| verify::verdict(s, self.threshold))
+    }
+
+    #[cfg(test)]
+    pub fn is_busy(&self) -> bool {
+        self.model_busy || self.slots.iter().any(|s| s.busy)
+    }
+
+    fn similarity(&self) -> Option<f32> {
+        let [a, b] = &self.slots;
+        let (pa, pb) = (a.photo.as_ref()?, b.photo.as_ref()?);
+        Some(verify::cosine(
+            &pa.embeddings[a.chosen],
+            &pb.embeddings[b.chosen],
+        ))
+    }
+
+    /// Loads the model and takes the worker's answers (every frame, whatever the page, so
+    /// the Evaluate page has the model too).
+    pub fn poll(&mut self, ctx: &egui::Context, device: &Device) {
+        if self.channel.is_none() {
+            self.channel = Some(worker(device.clone(), ctx.clone()));
+            self.set_model_dir(self.model_dir.clone());
+        }
+        if let Some(rx) = &self.model_pick
+            && let Ok(picked) = rx.try_recv()
+        {
+            self.model_pick = None;
+            if let Some(dir) = picked {
+                self.set_model_dir(dir);
+            }
+        }
+        for slot in 0..2 {
+            if let Some(rx) = &self.slots[slot].pick
+                && let Ok(picked) = rx.try_recv()
+            {
+                self.slots[slot].pick = None;
+                if let Some(p) = picked {
+                    self.open(slot, p);
+                }
+            }
+        }
+        let mut replies = Vec::new();
+        if let Some((_, rx)) = &self.channel {
+            while let Ok(r) = rx.try_recv() {
+                replies.push(r);
+            }
+        }
+        for r in replies {
+            match r {
+                Reply::Model(Ok(loaded)) => {
+                    let (dir, meta) = *loaded;
+                    self.model_busy = false;
+                    self.threshold = meta.threshold.unwrap_or(verify::FALLBACK_THRESHOLD);
+                    self.model_dir = dir;
+                    self.model = Some(meta);
+                    // Photos already open are embedded again with the new model.
+                    for slot in 0..2 {
+                        if let Some(p) = self.slots[slot].photo.take() {
+                            self.open(slot, p.path);
+                        }
+                    }
+                    for (slot, path) in std::mem::take(&mut self.pending) {
+                        self.open(slot, path);
+                    }
+                }
+                Reply::Model(Err(e)) => {
+                    self.model_busy = false;
+                    self.model_error = Some(e);
+                }
+                Reply::Photo(slot, result) => {
+                    let s = &mut self.slots[slot];
+                    s.busy = false;
+                    match result {
+                        Ok(p) => {
+                            s.chosen = 0;
+                            s.textures = None;
+                            s.photo = Some(p);
+                        }
+                        Err(e) => s.error = Some(e),
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui, device: Option<&Device>) {
+        if device.is_none() {
+            ui.label("Waiting for the compute backend...");
+            return;
+        };
+        ui.horizontal_wrapped(|ui| {
+            ui.label("Model:");
+            match (&self.model, self.model_busy) {
+                (_, true) => {
+                    ui.spinner();
+                    ui.label(format!("loading {}", self.model_dir.display()));
+                }
+                (Some(m), false) => {
+                    ui.label(format!(
+                        "{} ({}, {} px crops, {} steps{})",
+                        self.model_dir.display(),
+                        m.backbone,
+                        m.input_size,
+                        m.steps,
+                        m.validation.map_or(String::new(), |v| format!(
+                            ", validation accuracy {:.3}",
+                            v.accuracy
+                        ))
+                    ));
+                }
+                (None, false) => {
+                    ui.colored_label(
+                        ui.visuals().warn_fg_color,
+                        self.model_error.as_deref().unwrap_or("no model loaded"),
+                    );
+                }
+            }
+            if ui.button("Open model...").clicked() {
+                self.model_pick = Some(dialogs::spawn(ui.ctx(), || {
+                    rfd::FileDialog::new()
+                        .set_title("Model folder (model.bpk + model.json)")
+                        .pick_folder()
+                }));
+            }
+        });
+        ui.separator();
+        let verdict_height = 120.0;
+        let slot_height = (ui.available_height() - verdict_height).max(200.0);
+        let dropped = drops::dropped_path(ui, "Drop a photo on the left or right half");
+        let pointer_x = ui.input(|i| i.pointer.hover_pos().map(|p| p.x));
+        let mid = ui.max_rect().center().x;
+        if let Some(path) = dropped {
+            let slot = usize::from(pointer_x.is_some_and(|x| x > mid));
+            self.open(slot, path);
+        }
+        let ready = self.model.is_some();
+        ui.columns(2, |cols| {
+            for (slot, ui) in cols.iter_mut().enumerate() {
+                ui.set_min_height(slot_height);
+                self.slot_ui(ui, slot, ready, slot_height);
+            }
+        });
+        ui.separator();
+        self.verdict_ui(ui);
+    }
+
+    fn slot_ui(&mut self, ui: &mut egui::Ui, slot: usize, ready: bool, height: f32) {
+        let s = &mut self.slots[slot];
+        ui.horizontal(|ui| {
+            ui.strong(if slot == 0 { "Photo A" } else { "Photo B" });
+            if ui
+                .add_enabled(
+                    ready && s.pick.is_none(),
+                    egui::Button::new("Open photo..."),
+                )
+                .clicked()
+            {
+                s.pick = Some(dialogs::spawn(ui.ctx(), || {
+                    rfd::FileDialog::new()
+                        .set_title("Photo with a face")
+                        .add_filter(
+                            "Images",
+                            &["jpg", "jpeg", "png", "bmp", "webp", "tif", "tiff"],
+                        )
+                        .pick_file()
+                }));
+            }
+            if s.busy {
+                ui.spinner();
+            }
+        });
+        if let Some(e) = &s.error {
+            ui.colored_label(ui.visuals().error_fg_color, e);
+        }
+        let Some(p) = &s.photo else {
+            ui.add_space(40.0);
+            ui.label("Drop a photo here, or open one.");
+            return;
+        };
+        ui.label(format!(
+            "{}  ({} face{} found{})",
+            p.path.file_name().unwrap_or_default().to_string_lossy(),
+            p.faces.len(),
+            if p.faces.len() == 1 { "" } else { "s" },
+            if p.faces.len() > 1 {
+                "; the largest is used unless you pick another"
+            } else {
+                ""
+            }
+        ));
+        if p.faces.len() > 1 {
+            ui.horizontal(|ui| {
+                ui.label("face");
+                for i in 0..p.faces.len() {
+                    if ui
+                        .selectable_label(s.chosen == i, format!("{}", i + 1))
+                        .clicked()
+                    {
+                        s.chosen = i;
+                        s.textures = None;
+                    }
+                }
+            });
+        }
+        let (photo_tex, crop_tex) = s.textures.get_or_insert_with(|| {
+            let ci = |img: &RgbImage| {
+                egui::ColorImage::from_rgb(
+                    [img.width() as usize, img.height() as usize],
+                    img.as_raw(),
+                )
+            };
+            (
+                ui.ctx()
+                    .load_texture(format!("compare-{slot}"), ci(&p.image), Default::default()),
+                ui.ctx().load_texture(
+                    format!("compare-crop-{slot}"),
+                    ci(&p.crops[s.chosen]),
+                    Default::default(),
+                ),
+            )
+        });
+        ui.horizontal_top(|ui| {
+            let tex = photo_tex.size_vec2();
+            let avail = egui::vec2(ui.available_width() - 130.0, height - 60.0);
+            let scale = (avail.x / tex.x).min(avail.y / tex.y).clamp(0.1, 3.0);
+            let (rect, _) = ui.allocate_exact_size(tex * scale, egui::Sense::hover());
+            let painter = ui.painter_at(rect);
+            let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+            painter.image(photo_tex.id(), rect, uv, egui::Color32::WHITE);
+            let k = rect.width() / p.image.width() as f32;
+            for (i, f) in p.faces.iter().enumerate() {
+                let b = egui::Rect::from_min_max(
+                    rect.min + egui::vec2(f.bbox[0] * k, f.bbox[1] * k),
+                    rect.min + egui::vec2(f.bbox[2] * k, f.bbox[3] * k),
+                );
+                let color = if i == s.chosen {
+                    egui::Color32::from_rgb(60, 220, 90)
+                } else {
+                    egui::Color32::from_gray(170)
+                };
+                painter.rect_stroke(
+                    b,
+                    0.0,
+                    egui::Stroke::new(2.0, color),
+                    egui::StrokeKind::Middle,
+                );
+                painter.text(
+                    b.left_top() + egui::vec2(2.0, -2.0),
+                    egui::Align2::LEFT_BOTTOM,
+                    format!("{}  {:.3}", i + 1, f.score),
+                    egui::FontId::proportional(13.0),
+                    color,
+                );
+            }
+            ui.vertical(|ui| {
+                ui.label("crop used");
+                ui.image((crop_tex.id(), egui::vec2(112.0, 112.0)));
+            });
+        });
+    }
+
+    fn verdict_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.label("threshold (cosine similarity)");
+            ui.add(egui::Slider::new(&mut self.threshold, -1.0..=1.0).fixed_decimals(3));
+            if let Some(m) = &self.model {
+                let stored = m.threshold.unwrap_or(verify::FALLBACK_THRESHOLD);
+                if ui.button(format!("model's ({stored:.3})")).clicked() {
+                    self.threshold = stored;
+                }
+            }
+        });
+        let Some(sim) = self.similarity() else {
+            ui.label("Open two photos to compare their faces.");
+            return;
+        };
+        let v = verify::verdict(sim, self.threshold);
+        ui.horizontal(|ui| {
+            ui.label("similarity");
+            ui.add(
+                egui::ProgressBar::new((sim + 1.0) / 2.0)
+                    .desired_width(360.0)
+                    .text(format!("{sim:.3}")),
+            );
+            let (text, color) = if v.same {
+                ("SAME person", egui::Color32::from_rgb(60, 200, 90))
+            } else {
+                ("DIFFERENT people", egui::Color32::from_rgb(230, 80, 70))
+            };
+            ui.label(egui::RichText::new(text).size(28.0).strong().color(color));
+            ui.label(format!(
+                "{sim:.3} {} {:.3}",
+                if v.same { ">=" } else { "<" },
+                self.threshold
+            ));
+        });
+    }
+}

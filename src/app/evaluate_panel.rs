@@ -1,0 +1,390 @@
+//! Evaluate panel: the model of the Compare page over a pair list of the open dataset (a
+//! background job with progress), then the accuracy-vs-threshold curve with the slider's
+//! position, accuracy / TPR / TNR at that threshold updating live, the histograms of
+//! similarities for matched and mismatched pairs, the ROC curve with AUC, the misclassified
+//! pairs at the current threshold, and "Use this threshold" (saved into model.json).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use burn::tensor::Device;
+use eframe::egui;
+use egui_plot::{Bar, BarChart, Legend, Line, Plot, VLine};
+use siamese_face::Dataset;
+use siamese_face::embed::train;
+use siamese_face::evaluate::{self, Scores};
+use siamese_face::metrics::{self, RocPoint, Scored};
+use siamese_face::verify::{self, Verifier};
+
+use super::thumbnails::{Thumb, Thumbnails};
+
+enum Msg {
+    Progress(usize, usize),
+    Done(Result<(Scores, f32), String>),
+}
+
+struct Job {
+    cancel: Arc<AtomicBool>,
+    rx: mpsc::Receiver<Msg>,
+    progress: (usize, usize),
+    started: Instant,
+}
+
+/// A finished evaluation and what is derived from it once.
+struct Evaluated {
+    scores: Scores,
+    scored: Vec<Scored>,
+    roc: Vec<RocPoint>,
+    auc: f64,
+    /// (threshold, accuracy) on a grid from -1 to 1.
+    curve: Vec<[f64; 2]>,
+    best: (f32, f64),
+    model_dir: PathBuf,
+}
+
+pub struct EvaluatePanel {
+    list: String,
+    job: Option<Job>,
+    result: Option<Evaluated>,
+    threshold: f32,
+    error: Option<String>,
+    message: Option<String>,
+    thumbs: Option<Thumbnails>,
+    cache_root: PathBuf,
+    model_of_job: Option<PathBuf>,
+}
+
+impl EvaluatePanel {
+    pub fn new() -> Self {
+        EvaluatePanel {
+            list: "pairsDevTest".into(),
+            job: None,
+            result: None,
+            threshold: verify::FALLBACK_THRESHOLD,
+            error: None,
+            message: None,
+            thumbs: None,
+            cache_root: siamese_face::preprocess::default_cache_root(),
+            model_of_job: None,
+        }
+    }
+
+    #[cfg(test)]
+    pub fn is_busy(&self) -> bool {
+        self.job.is_some()
+    }
+
+    #[cfg(test)]
+    pub fn set_cache_root(&mut self, root: PathBuf) {
+        self.cache_root = root;
+    }
+
+    #[cfg(test)]
+    pub fn set_list(&mut self, list: &str) {
+        self.list = list.into();
+    }
+
+    fn start(&mut self, ds: Arc<Dataset>, model_dir: PathBuf, device: Device, ctx: &egui::Context) {
+        let Some(entry) = ds.pair_list(&self.list) else {
+            self.error = Some(format!("the dataset has no pair list {}", self.list));
+            return;
+        };
+        let list = entry.list.clone();
+        let cancel = Arc::new(AtomicBool::new(false));
+        let job_cancel = cancel.clone();
+        let (tx, rx) = mpsc::channel();
+        let ctx = ctx.clone();
+        let root = self.cache_root.clone();
+        let job_dir = model_dir.clone();
+        std::thread::Builder::new()
+            .name("evaluate".into())
+            .spawn(move || {
+                let result = (|| {
+                    let v = Verifier::load(&job_dir, &device).map_err(|e| e.to_string())?;
+                    let mut last = Instant::now();
+                    let scores =
+                        evaluate::score_pairs(&ds, &list, &v, &root, &job_cancel, |d, t| {
+                            if last.elapsed() > Duration::from_millis(100) || d == t {
+                                last = Instant::now();
+                                let _ = tx.send(Msg::Progress(d, t));
+                                ctx.request_repaint();
+                            }
+                        })
+                        .map_err(|e| e.to_string())?;
+                    Ok((scores, v.threshold()))
+                })();
+                let _ = tx.send(Msg::Done(result));
+                ctx.request_repaint();
+            })
+            .expect("spawning a thread");
+        self.error = None;
+        self.message = None;
+        self.job = Some(Job {
+            cancel,
+            rx,
+            progress: (0, 0),
+            started: Instant::now(),
+        });
+        self.result = None;
+        self.model_of_job = Some(model_dir);
+    }
+
+    fn poll(&mut self) {
+        let Some(job) = &mut self.job else { return };
+        let mut done = None;
+        while let Ok(m) = job.rx.try_recv() {
+            match m {
+                Msg::Progress(d, t) => job.progress = (d, t),
+                Msg::Done(r) => done = Some(r),
+            }
+        }
+        let Some(result) = done else { return };
+        let secs = job.started.elapsed().as_secs_f64();
+        self.job = None;
+        match result {
+            Ok((scores, threshold)) => {
+                let scored = scores.scored();
+                let roc = metrics::roc(&scored);
+                let curve = (-100..=100)
+                    .map(|i| {
+                        let t = i as f32 / 100.0;
+                        [t as f64, metrics::accuracy(&scored, t)]
+                    })
+                    .collect();
+                self.threshold = threshold;
+                self.message = Some(format!(
+                    "{}: {} pairs scored in {secs:.0} s ({} fallback crop(s), {} pair(s) with missing images)",
+                    scores.list,
+                    scored.len(),
+                    scores.fallback_crops.len(),
+                    scores.missing_pairs
+                ));
+                self.result = Some(Evaluated {
+                    auc: metrics::auc(&roc),
+                    best: metrics::best_threshold(&scored),
+                    scored,
+                    roc,
+                    curve,
+                    scores,
+                    model_dir: self.model_of_job.take().unwrap_or_default(),
+                });
+            }
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        dataset: Option<&Arc<Dataset>>,
+        model_dir: Option<&std::path::Path>,
+        device: Option<&Device>,
+    ) {
+        self.poll();
+        self.thumbs
+            .get_or_insert_with(|| Thumbnails::new(ui.ctx()))
+            .poll(ui.ctx());
+        ui.horizontal_wrapped(|ui| {
+            ui.label("Pairs");
+            let lists: Vec<String> = dataset
+                .map(|d| d.pair_lists.iter().map(|e| e.list.name.clone()).collect())
+                .unwrap_or_default();
+            egui::ComboBox::from_id_salt("pair_list")
+                .selected_text(&self.list)
+                .show_ui(ui, |ui| {
+                    for l in &lists {
+                        ui.selectable_value(&mut self.list, l.clone(), l);
+                    }
+                });
+            let can =
+                self.job.is_none() && dataset.is_some() && model_dir.is_some() && device.is_some();
+            if ui
+                .add_enabled(can, egui::Button::new("Run evaluation"))
+                .on_disabled_hover_text("Needs a dataset (Dataset page) and a model (Compare page)")
+                .clicked()
+                && let (Some(ds), Some(m), Some(d)) = (dataset, model_dir, device)
+            {
+                self.start(ds.clone(), m.to_path_buf(), d.clone(), ui.ctx());
+            }
+            if let Some(job) = &self.job {
+                if ui.button("Cancel").clicked() {
+                    job.cancel.store(true, Ordering::Relaxed);
+                }
+                let (d, t) = job.progress;
+                ui.add(
+                    egui::ProgressBar::new(if t > 0 { d as f32 / t as f32 } else { 0.0 })
+                        .desired_width(240.0)
+                        .text(format!("{d} / {t} images")),
+                );
+                ui.ctx().request_repaint_after(Duration::from_millis(200));
+            }
+            match model_dir {
+                Some(m) => ui.label(format!("model: {}", m.display())),
+                None => ui.label("model: none (open one on the Compare page)"),
+            };
+        });
+        if let Some(e) = &self.error {
+            ui.colored_label(ui.visuals().error_fg_color, e);
+        }
+        if let Some(m) = &self.message {
+            ui.label(m);
+        }
+        let Some(r) = &self.result else {
+            ui.add_space(24.0);
+            ui.label("Choose a pair list (LFW's pairsDevTest by default) and Run evaluation.");
+            return;
+        };
+        let t = self.threshold;
+        let pos = r.scored.iter().filter(|p| p.same).count().max(1);
+        let neg = r.scored.iter().filter(|p| !p.same).count().max(1);
+        let tp = r.scored.iter().filter(|p| p.same && p.score >= t).count();
+        let tn = r.scored.iter().filter(|p| !p.same && p.score < t).count();
+        ui.horizontal_wrapped(|ui| {
+            ui.label("threshold");
+            ui.add(egui::Slider::new(&mut self.threshold, -1.0..=1.0).fixed_decimals(3));
+            ui.strong(format!(
+                "accuracy {:.4}   TPR {:.4}   TNR {:.4}",
+                (tp + tn) as f64 / r.scored.len().max(1) as f64,
+                tp as f64 / pos as f64,
+                tn as f64 / neg as f64
+            ));
+            ui.label(format!(
+                "(best on these pairs: {:.4} at {:.3}; AUC {:.4})",
+                r.best.1, r.best.0, r.auc
+            ));
+            if ui
+                .button("Use this threshold")
+                .on_hover_text("Save it into the model's model.json")
+                .clicked()
+            {
+                match train::set_threshold(&r.model_dir, self.threshold) {
+                    Ok(()) => {
+                        self.message = Some(format!(
+                            "saved threshold {:.3} into {}",
+                            self.threshold,
+                            r.model_dir.join("model.json").display()
+                        ))
+                    }
+                    Err(e) => self.error = Some(e.to_string()),
+                }
+            }
+        });
+        let t = self.threshold as f64;
+        let height = ((ui.available_height() - 190.0) / 1.0).max(160.0);
+        ui.columns(3, |cols| {
+            Plot::new("accuracy_curve")
+                .height(height)
+                .x_axis_label("threshold")
+                .y_axis_label("accuracy")
+                .include_y(0.4)
+                .include_y(1.0)
+                .show(&mut cols[0], |plot| {
+                    plot.line(Line::new("accuracy", r.curve.clone()));
+                    plot.vline(VLine::new("threshold", t));
+                });
+            let (matched, mismatched) = histograms(&r.scored);
+            Plot::new("similarity_histogram")
+                .height(height)
+                .legend(Legend::default())
+                .x_axis_label("cosine similarity")
+                .y_axis_label("pairs")
+                .show(&mut cols[1], |plot| {
+                    plot.bar_chart(
+                        BarChart::new("matched", matched)
+                            .color(egui::Color32::from_rgb(60, 200, 90)),
+                    );
+                    plot.bar_chart(
+                        BarChart::new("mismatched", mismatched)
+                            .color(egui::Color32::from_rgb(230, 80, 70)),
+                    );
+                    plot.vline(VLine::new("threshold", t));
+                });
+            let roc: Vec<[f64; 2]> = r.roc.iter().map(|p| [p.far, p.tar]).collect();
+            let at = r
+                .roc
+                .iter()
+                .rfind(|p| p.threshold as f64 >= t)
+                .map(|p| [p.far, p.tar]);
+            Plot::new("roc")
+                .height(height)
+                .legend(Legend::default())
+                .x_axis_label("false accept rate")
+                .y_axis_label("true accept rate")
+                .include_x(0.0)
+                .include_x(1.0)
+                .include_y(0.0)
+                .include_y(1.0)
+                .show(&mut cols[2], |plot| {
+                    plot.line(Line::new(format!("ROC (AUC {:.4})", r.auc), roc));
+                    plot.line(Line::new("chance", vec![[0.0, 0.0], [1.0, 1.0]]));
+                    if let Some(p) = at {
+                        plot.points(egui_plot::Points::new("threshold", vec![p]).radius(5.0));
+                    }
+                });
+        });
+        let wrong = evaluate::misclassified(&r.scores, self.threshold);
+        ui.label(format!(
+            "Misclassified at {:.3}: {}",
+            self.threshold,
+            wrong.len()
+        ));
+        let (Some(ds), Some(thumbs)) = (dataset, self.thumbs.as_mut()) else {
+            return;
+        };
+        let row_h = 52.0;
+        egui::ScrollArea::vertical()
+            .id_salt("misclassified")
+            .show_rows(ui, row_h, wrong.len(), |ui, range| {
+                for p in &wrong[range] {
+                    ui.horizontal(|ui| {
+                        for img in [&p.a, &p.b] {
+                            let path = ds.image_root.join(img);
+                            match thumbs.get(&path) {
+                                Thumb::Ready(tex) => {
+                                    ui.image((tex.id(), egui::vec2(48.0, 48.0)));
+                                }
+                                Thumb::Pending => {
+                                    ui.add_sized([48.0, 48.0], egui::Spinner::new());
+                                }
+                                Thumb::Failed(e) => {
+                                    ui.label(e);
+                                }
+                            }
+                        }
+                        ui.label(format!(
+                            "{} | {}   similarity {:.3}   truly {}",
+                            p.a,
+                            p.b,
+                            p.similarity,
+                            if p.same {
+                                "the same person"
+                            } else {
+                                "different people"
+                            }
+                        ));
+                    });
+                }
+            });
+    }
+}
+
+/// Histograms of matched and mismatched similarities over -1..1 in bins of 0.05.
+fn histograms(scored: &[Scored]) -> (Vec<Bar>, Vec<Bar>) {
+    let bins = 40;
+    let mut counts = [vec![0u32; bins], vec![0u32; bins]];
+    for p in scored {
+        let b = (((p.score + 1.0) / 2.0 * bins as f32) as usize).min(bins - 1);
+        counts[usize::from(!p.same)][b] += 1;
+    }
+    let bars = |c: &[u32]| {
+        c.iter()
+            .enumerate()
+            .map(|(i, &n)| {
+                Bar::new(-1.0 + (i as f64 + 0.5) * 2.0 / bins as f64, n as f64).width(0.05)
+            })
+            .collect()
+    };
+    (bars(&counts[0]), bars(&counts[1]))
+}
