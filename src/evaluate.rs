@@ -267,3 +267,76 @@ pub fn misclassified(scores: &Scores, threshold: f32) -> Vec<&PairScore> {
         .filter(|p| (p.similarity >= threshold) != p.same)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::{ImageRef, Pair};
+
+    fn score(same: bool, similarity: f32, fold: usize) -> PairScore {
+        PairScore {
+            a: "a".into(),
+            b: "b".into(),
+            same,
+            fold,
+            similarity,
+        }
+    }
+
+    #[test]
+    fn report_of_a_hand_computed_case() {
+        // Matched 0.9, 0.8, 0.3; mismatched 0.5, 0.2, 0.1.
+        let scores = Scores {
+            list: "t".into(),
+            pairs: vec![
+                score(true, 0.9, 0),
+                score(true, 0.8, 1),
+                score(true, 0.3, 0),
+                score(false, 0.5, 1),
+                score(false, 0.2, 0),
+                score(false, 0.1, 1),
+            ],
+            fallback_crops: vec!["x.jpg".into()],
+            missing_pairs: 2,
+        };
+        let r = report(&scores, 0.4, true);
+        assert_eq!(r.pairs, 6);
+        // At 0.4: 0.9, 0.8 accepted (right), 0.3 rejected (wrong), 0.5 accepted (wrong).
+        assert!((r.accuracy - 4.0 / 6.0).abs() < 1e-12);
+        // Best: between 0.2 and 0.3 (0.25) -> only 0.5 wrong: 5/6.
+        assert!((r.best_accuracy - 5.0 / 6.0).abs() < 1e-12);
+        assert!((r.best_threshold - 0.25).abs() < 1e-6);
+        // AUC: of the 9 matched/mismatched pairs, 8 are ordered right.
+        assert!((r.auc - 8.0 / 9.0).abs() < 1e-12);
+        // At FAR 0 (no mismatched accepted), 2 of 3 matched pairs are accepted.
+        assert!((r.tar_at_far["1e-2"] - 2.0 / 3.0).abs() < 1e-12);
+        assert!(r.fold_accuracy_mean.is_some() && r.fold_accuracy_std.is_some());
+        assert_eq!((r.fallback_crops, r.missing_pairs), (1, 2));
+        assert_eq!(misclassified(&scores, 0.4).len(), 2);
+        assert!(report(&scores, 0.4, false).fold_accuracy_mean.is_none());
+    }
+
+    #[test]
+    fn sample_keeps_the_first_n_of_each_kind() {
+        let r = |p: &str, n| ImageRef {
+            person: p.into(),
+            number: n,
+        };
+        let pair = |a, b| Pair { a, b, fold: 0 };
+        let list = PairList {
+            name: "l".into(),
+            sources: vec![],
+            pairs: vec![
+                pair(r("A", 1), r("A", 2)),
+                pair(r("A", 1), r("B", 1)),
+                pair(r("B", 1), r("B", 2)),
+                pair(r("C", 1), r("B", 2)),
+                pair(r("C", 1), r("C", 2)),
+            ],
+            folds: 1,
+        };
+        let s = sample(&list, 1);
+        assert_eq!(s.pairs, vec![list.pairs[0].clone(), list.pairs[1].clone()]);
+        assert_eq!(sample(&list, 5).pairs.len(), 5);
+    }
+}

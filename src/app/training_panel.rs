@@ -205,14 +205,33 @@ impl TrainingPanel {
                             send(Msg::Preparing(what, d, t));
                         }
                     };
+                    let val = match crops.as_mut() {
+                        Some((ds, cache, detector)) if validate => Some(
+                            ValidationSet::from_pair_list(
+                                ds,
+                                validation::DEFAULT_LIST,
+                                validation::DEFAULT_PER_CLASS,
+                                cache,
+                                detector,
+                                &job_control.stop,
+                                |d, t| progress("face crops of the validation pairs", d, t),
+                            )
+                            .map_err(|e| text(&e))?,
+                        ),
+                        _ => None,
+                    };
                     let (data, source) = if cfg.mining.is_some() {
                         let (ds, cache, detector) = crops
                             .as_mut()
                             .ok_or("online mining needs a dataset (Dataset page)")?;
-                        let identities = match ds.dev_split() {
+                        let mut identities = match ds.dev_split() {
                             Ok(split) => split.train,
                             Err(_) => ds.people.iter().map(|p| p.name.clone()).collect(),
                         };
+                        // Validation people are held out of mining (an unbiased threshold).
+                        if let Some(v) = &val {
+                            identities.retain(|p| !v.people.contains(p));
+                        }
                         let pool = mining::identity_pool(
                             ds,
                             &identities,
@@ -234,21 +253,6 @@ impl TrainingPanel {
                         let t = triplets.ok_or("no triplets: generate or load them first")?;
                         let source = format!("{} triplets (Triplets page)", t.len());
                         (TrainData::Triplets(t), source)
-                    };
-                    let val = match crops.as_mut() {
-                        Some((ds, cache, detector)) if validate => Some(
-                            ValidationSet::from_pair_list(
-                                ds,
-                                validation::DEFAULT_LIST,
-                                validation::DEFAULT_PER_CLASS,
-                                cache,
-                                detector,
-                                &job_control.stop,
-                                |d, t| progress("face crops of the validation pairs", d, t),
-                            )
-                            .map_err(|e| text(&e))?,
-                        ),
-                        _ => None,
                     };
                     let resume = match &resume {
                         Some(p) => Some(

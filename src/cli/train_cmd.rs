@@ -100,6 +100,10 @@ pub struct TrainArgs {
     pub resume: Option<PathBuf>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Stop after this step of the run (the schedule still spans all --epochs), saving the
+    /// model and a checkpoint: reproduces a run that was stopped there.
+    #[arg(long, value_name = "STEP")]
+    pub max_steps: Option<usize>,
     /// Crop cache root (default: $SIAMESE_FACE_CACHE, else ~/.cache/siamese-face).
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
@@ -225,45 +229,6 @@ pub fn run(args: TrainArgs, request: BackendRequest) -> anyhow::Result<ExitCode>
         Some(d) => Some(open_crops(&args, d, request)?),
         None => None,
     };
-    let (data, source) = if cfg.mining.is_some() {
-        let c = crops.as_mut().expect("--mine requires --data");
-        let identities = match c.dataset.dev_split() {
-            Ok(split) => split.train,
-            Err(e) => {
-                eprintln!("note: {e}; mining all {} people", c.dataset.people.len());
-                c.dataset.people.iter().map(|p| p.name.clone()).collect()
-            }
-        };
-        let bar = crop_bar("face crops (mining pool)", quiet);
-        let pool = mining::identity_pool(
-            &c.dataset,
-            &identities,
-            args.max_people,
-            &mut c.cache,
-            &c.detector,
-            &cancel,
-            |done, total| {
-                bar.set_length(total as u64);
-                bar.set_position(done as u64);
-            },
-        )?;
-        bar.finish_and_clear();
-        let source = format!(
-            "online semi-hard mining: {} images of {} training people of {}",
-            pool.crops.len(),
-            pool.people.len(),
-            c.dataset.root.display()
-        );
-        (TrainData::Identities(pool), source)
-    } else {
-        let path = args
-            .triplets
-            .as_ref()
-            .ok_or_else(|| anyhow::anyhow!("give --triplets FILE.npy or --mine --data DIR"))?;
-        let array = TripletArray::load(path)?;
-        let source = format!("{} triplets from {}", array.len(), path.display());
-        (TrainData::Triplets(std::sync::Arc::new(array)), source)
-    };
     let has_list = |c: &Crops| c.dataset.pair_list(&args.val_list).is_some();
     if let Some(c) = crops.as_ref().filter(|c| !has_list(c)) {
         // Only an explicitly named list must exist; LFW's default is just skipped elsewhere.
@@ -294,6 +259,54 @@ pub fn run(args: TrainArgs, request: BackendRequest) -> anyhow::Result<ExitCode>
         }
         _ => None,
     };
+    let (data, source) = if cfg.mining.is_some() {
+        let c = crops.as_mut().expect("--mine requires --data");
+        let mut identities = match c.dataset.dev_split() {
+            Ok(split) => split.train,
+            Err(e) => {
+                eprintln!("note: {e}; mining all {} people", c.dataset.people.len());
+                c.dataset.people.iter().map(|p| p.name.clone()).collect()
+            }
+        };
+        // The validation pairs' people are held out, so the threshold chosen on them is
+        // one for people the network has not seen.
+        if let Some(v) = &val {
+            identities.retain(|p| !v.people.contains(p));
+        }
+        let bar = crop_bar("face crops (mining pool)", quiet);
+        let pool = mining::identity_pool(
+            &c.dataset,
+            &identities,
+            args.max_people,
+            &mut c.cache,
+            &c.detector,
+            &cancel,
+            |done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            },
+        )?;
+        bar.finish_and_clear();
+        let source = format!(
+            "online semi-hard mining: {} images of {} training people of {}{}",
+            pool.crops.len(),
+            pool.people.len(),
+            c.dataset.root.display(),
+            val.as_ref().map_or(String::new(), |v| format!(
+                " (the {} people of the validation pairs held out)",
+                v.people.len()
+            ))
+        );
+        (TrainData::Identities(pool), source)
+    } else {
+        let path = args
+            .triplets
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("give --triplets FILE.npy or --mine --data DIR"))?;
+        let array = TripletArray::load(path)?;
+        let source = format!("{} triplets from {}", array.len(), path.display());
+        (TrainData::Triplets(std::sync::Arc::new(array)), source)
+    };
     if !quiet {
         match &val {
             Some(v) => eprintln!("validation: {}", v.name),
@@ -310,6 +323,14 @@ pub fn run(args: TrainArgs, request: BackendRequest) -> anyhow::Result<ExitCode>
             .expect("a valid template"),
     );
     let control = Control::default();
+    // Resuming at or past --max-steps trains nothing and saves the checkpoint's model.
+    if let (Some(max), Some(ck)) = (args.max_steps, &checkpoint)
+        && ck.state.step >= max
+    {
+        control
+            .stop
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     let job = TrainJob {
         data: &data,
         data_source: source.clone(),
@@ -332,6 +353,11 @@ pub fn run(args: TrainArgs, request: BackendRequest) -> anyhow::Result<ExitCode>
                 triplets_per_s,
                 ..
             } => {
+                if args.max_steps.is_some_and(|m| *step >= m) {
+                    control
+                        .stop
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 bar.set_position(*step as u64);
                 bar.set_message(format!(
                     "epoch {epoch}  loss {loss:.4}  active {:.0}%  {triplets_per_s:.0} triplets/s{last_val}",

@@ -33,6 +33,9 @@ pub struct ValidationSet {
     pairs: Vec<(usize, usize, bool)>,
     /// Images that fell back to a centre crop (no usable face).
     pub fallbacks: usize,
+    /// The people in the pairs (held out of online mining, so that the threshold chosen
+    /// here is one for unseen people).
+    pub people: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -49,6 +52,7 @@ impl ValidationSet {
             crops,
             pairs,
             fallbacks: 0,
+            people: BTreeSet::new(),
         }
     }
 
@@ -70,6 +74,7 @@ impl ValidationSet {
             ))
         })?;
         let mut chosen = Vec::new();
+        let mut people = BTreeSet::new();
         let (mut matched, mut mismatched) = (0, 0);
         for pair in &entry.list.pairs {
             let same = pair.is_match();
@@ -80,6 +85,8 @@ impl ValidationSet {
             let rel = |r| dataset.resolve(r).and_then(|p| dataset.relative(p));
             if let (Some(a), Some(b)) = (rel(&pair.a), rel(&pair.b)) {
                 *count += 1;
+                people.insert(pair.a.person.clone());
+                people.insert(pair.b.person.clone());
                 chosen.push((a, b, same));
             }
         }
@@ -101,6 +108,7 @@ impl ValidationSet {
             crops,
             pairs,
             fallbacks: fallbacks.len(),
+            people,
         })
     }
 
