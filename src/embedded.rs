@@ -1,4 +1,5 @@
-//! Weight files compiled into the binary, so the program works wherever it is copied.
+//! Weight files: compiled into the binary (so the program works wherever it is copied),
+//! and written atomically.
 
 /// Burnpack tensors sit at 256-byte offsets from the start of the file and are used in
 /// place (zero-copy), so embedded bytes must start on a 256-byte boundary too: the CPU
@@ -15,4 +16,22 @@ macro_rules! embed_aligned {
             &$crate::embedded::Aligned(*include_bytes!($path));
         &BYTES.0
     }};
+}
+
+/// Writes `module` as a burnpack at `out` with `metadata`, atomically (a temporary file
+/// renamed into place). The error is the store's or the file system's message.
+pub fn save_burnpack<M: burn::store::ModuleSnapshot>(
+    module: &M,
+    out: &std::path::Path,
+    metadata: &[(&str, &str)],
+) -> Result<(), String> {
+    let tmp = out.with_extension("bpk.tmp");
+    let mut store = burn::store::BurnpackStore::from_file(&tmp)
+        .auto_extension(false)
+        .overwrite(true);
+    for (k, v) in metadata {
+        store = store.metadata(*k, *v);
+    }
+    module.save_into(&mut store).map_err(|e| e.to_string())?;
+    std::fs::rename(&tmp, out).map_err(|e| e.to_string())
 }

@@ -58,18 +58,7 @@ pub fn draw(
     seed: u64,
 ) -> Result<Vec<TripletSource>, TripletError> {
     // People of the split that exist on disk, in name order (the dataset's order).
-    let people: Vec<Vec<String>> = dataset
-        .people
-        .iter()
-        .filter(|p| identities.contains(&p.name))
-        .map(|p| {
-            p.images
-                .iter()
-                .filter_map(|i| dataset.relative(&i.path))
-                .collect::<Vec<_>>()
-        })
-        .filter(|images| !images.is_empty())
-        .collect();
+    let people = dataset.images_of(identities, 1);
     let anchors: Vec<usize> = (0..people.len())
         .filter(|&i| people[i].len() >= 2)
         .collect();

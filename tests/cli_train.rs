@@ -2,29 +2,12 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::run;
 
 #[test]
 fn trains_a_model_from_a_triplet_file_with_json_events() {
     let dir = tempfile::tempdir().unwrap();
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample-faces");
-    let npy = dir.path().join("t.npy");
-    let o = run(&[
-        "triplets",
-        "--data",
-        data.to_str().unwrap(),
-        "--count",
-        "8",
-        "--size",
-        "48",
-        "--out",
-        npy.to_str().unwrap(),
-        "--cache",
-        dir.path().join("cache").to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let npy = common::sample_triplets(dir.path(), 8, 48);
     let model = dir.path().join("model");
     let o = run(&[
         "train",

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use common::{json, run};
 
 fn sample() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample-faces")
+    common::sample_dir()
 }
 
 fn photo(name: &str, n: u32) -> String {
@@ -23,20 +23,8 @@ fn photo(name: &str, n: u32) -> String {
 
 /// A small CNN trained for a few steps on the sample (enough for the plumbing).
 fn train_model(dir: &Path) -> PathBuf {
-    let npy = dir.join("t.npy");
+    let npy = common::sample_triplets(dir, 16, 100);
     let cache = dir.join("cache");
-    let o = run(&[
-        "triplets",
-        "--data",
-        sample().to_str().unwrap(),
-        "--count",
-        "16",
-        "--out",
-        npy.to_str().unwrap(),
-        "--cache",
-        cache.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let model = dir.join("model");
     let o = run(&[
         "train",

@@ -42,6 +42,25 @@ fn goto(harness: &mut Harness<'static, Option<SiameseApp>>, page: &str) {
     harness.run_steps(2);
 }
 
+/// Steps the harness (20 ms apart) until `done` holds for the app, failing after `secs`
+/// seconds with "`what` never happened".
+fn wait_until(
+    harness: &mut Harness<'static, Option<SiameseApp>>,
+    secs: u64,
+    what: &str,
+    done: impl Fn(&SiameseApp) -> bool,
+) {
+    let start = Instant::now();
+    while !done(harness.state().as_ref().unwrap()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(secs),
+            "{what} never happened"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+        harness.step();
+    }
+}
+
 /// Opens `path` in the Detection panel (CPU backend) and waits for the answer.
 fn detect_in_panel(harness: &mut Harness<'static, Option<SiameseApp>>, path: std::path::PathBuf) {
     let cpu = burn::tensor::Device::flex();
@@ -184,20 +203,9 @@ fn compare_panel_shows_both_faces_and_a_verdict() {
         compare.open_when_ready(1, photo(1));
     }
     goto(&mut harness, "Compare");
-    let start = Instant::now();
-    while harness
-        .state()
-        .as_ref()
-        .unwrap()
-        .compare
-        .verdict()
-        .is_none()
-        || harness.state().as_ref().unwrap().compare.is_busy()
-    {
-        assert!(start.elapsed() < Duration::from_secs(120), "no verdict");
-        std::thread::sleep(Duration::from_millis(20));
-        harness.step();
-    }
+    wait_until(&mut harness, 120, "a verdict", |app| {
+        app.compare.verdict().is_some() && !app.compare.is_busy()
+    });
     harness.run_steps(2);
     // The same photo twice: similarity 1, the same person at the model's threshold.
     let v = harness.state().as_ref().unwrap().compare.verdict().unwrap();
@@ -345,15 +353,7 @@ fn generate_triplets(
         .get_by_role_and_label(Role::Button, "Generate")
         .click();
     harness.run_steps(1);
-    let start = Instant::now();
-    while harness.state().as_ref().unwrap().triplets.is_busy() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "triplets never arrived"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-        harness.step();
-    }
+    wait_until(harness, 60, "triplets", |app| !app.triplets.is_busy());
     harness.run_steps(3);
 }
 
@@ -393,15 +393,9 @@ fn training_panel_trains_on_the_generated_triplets() {
     harness.get_by_label_contains("the 8 triplets of 100x100 crops");
     harness.get_by_role_and_label(Role::Button, "Start").click();
     harness.run_steps(1);
-    let start = Instant::now();
-    while harness.state().as_ref().unwrap().training.is_running() {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "training never finished"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-        harness.step();
-    }
+    wait_until(&mut harness, 120, "the end of training", |app| {
+        !app.training.is_running()
+    });
     harness.run_steps(3);
     assert_eq!(harness.state().as_ref().unwrap().training.steps_seen(), 4);
     harness.get_by_label_contains("finished after 4 steps");
@@ -459,35 +453,17 @@ fn evaluate_panel_scores_a_pair_list_and_follows_the_threshold() {
         app.evaluate.set_cache_root(cache.path().to_path_buf());
         app.evaluate.set_list("pairs");
     }
-    let start = Instant::now();
-    while harness
-        .state()
-        .as_ref()
-        .unwrap()
-        .compare
-        .model_dir()
-        .is_none()
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "the model never loaded"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-        harness.step();
-    }
+    wait_until(&mut harness, 60, "loading the model", |app| {
+        app.compare.model_dir().is_some()
+    });
     goto(&mut harness, "Evaluate");
     harness
         .get_by_role_and_label(Role::Button, "Run evaluation")
         .click();
     harness.run_steps(1);
-    while harness.state().as_ref().unwrap().evaluate.is_busy() {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "evaluation never finished"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-        harness.step();
-    }
+    wait_until(&mut harness, 120, "the end of the evaluation", |app| {
+        !app.evaluate.is_busy()
+    });
     harness.run_steps(3);
     harness.get_by_label_contains("pairs: 8 pairs scored");
     harness.get_by_label_contains("accuracy ");

@@ -92,6 +92,14 @@ pub enum Command {
     Weights(weights_cmd::WeightsCommand),
 }
 
+/// A `(done, total)` progress callback that moves `bar`.
+fn follow(bar: &indicatif::ProgressBar) -> impl FnMut(usize, usize) + '_ {
+    |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    }
+}
+
 pub fn init_logging(verbose: u8) {
     let level = match verbose {
         0 => "warn",

@@ -249,10 +249,7 @@ pub fn run(args: TrainArgs, request: BackendRequest) -> anyhow::Result<ExitCode>
                 &mut c.cache,
                 &c.detector,
                 &cancel,
-                |done, total| {
-                    bar.set_length(total as u64);
-                    bar.set_position(done as u64);
-                },
+                super::follow(&bar),
             )?;
             bar.finish_and_clear();
             Some(v)
@@ -281,10 +278,7 @@ pub fn run(args: TrainArgs, request: BackendRequest) -> anyhow::Result<ExitCode>
             &mut c.cache,
             &c.detector,
             &cancel,
-            |done, total| {
-                bar.set_length(total as u64);
-                bar.set_position(done as u64);
-            },
+            super::follow(&bar),
         )?;
         bar.finish_and_clear();
         let source = format!(

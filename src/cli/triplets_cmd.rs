@@ -76,10 +76,7 @@ pub fn run(args: TripletsArgs, request: BackendRequest) -> anyhow::Result<ExitCo
         &mut cache,
         &detector,
         &cancel,
-        |done, total| {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-        },
+        super::follow(&bar),
     )?;
     bar.finish_and_clear();
     array.save(&args.out)?;

@@ -167,10 +167,7 @@ pub fn eval(args: EvalArgs, request: BackendRequest) -> anyhow::Result<ExitCode>
         &verifier,
         &root,
         &AtomicBool::new(false),
-        |d, t| {
-            bar.set_length(t as u64);
-            bar.set_position(d as u64);
-        },
+        super::follow(&bar),
     )?;
     bar.finish_and_clear();
     let threshold = args.threshold.unwrap_or_else(|| verifier.threshold());

@@ -184,6 +184,22 @@ impl Dataset {
         )
     }
 
+    /// The images (relative keys) of each person named in `identities` that has at least
+    /// `min_images` of them, in name order.
+    pub fn images_of(&self, identities: &BTreeSet<String>, min_images: usize) -> Vec<Vec<String>> {
+        self.people
+            .iter()
+            .filter(|p| identities.contains(&p.name))
+            .map(|p| {
+                p.images
+                    .iter()
+                    .filter_map(|i| self.relative(&i.path))
+                    .collect::<Vec<_>>()
+            })
+            .filter(|images| images.len() >= min_images.max(1))
+            .collect()
+    }
+
     pub fn person(&self, name: &str) -> Option<&Person> {
         self.by_name.get(name).map(|&i| &self.people[i])
     }

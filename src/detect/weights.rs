@@ -62,20 +62,16 @@ pub fn import_pytorch(dir: &Path, device: &Device) -> Result<MtcnnNets, WeightsE
 
 /// Writes the networks as a burnpack, atomically (temporary file, then rename).
 pub fn save_burnpack(nets: &MtcnnNets, out: &Path) -> Result<(), WeightsError> {
-    let err = |e: &dyn std::fmt::Display| WeightsError::Write {
-        path: out.display().to_string(),
-        message: e.to_string(),
-    };
-    let tmp = out.with_extension("bpk.tmp");
-    let mut store = BurnpackStore::from_file(&tmp)
-        .auto_extension(false)
-        .overwrite(true)
-        .metadata("model", "MTCNN P/R/O-Net")
-        .metadata(
+    let metadata = [
+        ("model", "MTCNN P/R/O-Net"),
+        (
             "source",
             "facenet-pytorch 2.6.0 facenet_pytorch/data/{pnet,rnet,onet}.pt",
-        )
-        .metadata("license", "MIT (facenet-pytorch)");
-    nets.save_into(&mut store).map_err(|e| err(&e))?;
-    std::fs::rename(&tmp, out).map_err(|e| err(&e))
+        ),
+        ("license", "MIT (facenet-pytorch)"),
+    ];
+    crate::embedded::save_burnpack(nets, out, &metadata).map_err(|message| WeightsError::Write {
+        path: out.display().to_string(),
+        message,
+    })
 }

@@ -25,16 +25,8 @@ pub fn identity_pool(
     on_image: impl FnMut(usize, usize),
 ) -> Result<IdentityPool, TripletError> {
     let people: Vec<Vec<String>> = dataset
-        .people
-        .iter()
-        .filter(|p| identities.contains(&p.name))
-        .map(|p| {
-            p.images
-                .iter()
-                .filter_map(|i| dataset.relative(&i.path))
-                .collect::<Vec<_>>()
-        })
-        .filter(|images| images.len() >= 2)
+        .images_of(identities, 2)
+        .into_iter()
         .take(max_people.unwrap_or(usize::MAX))
         .collect();
     if people.len() < 2 {

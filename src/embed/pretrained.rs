@@ -136,17 +136,13 @@ pub fn convert_mobilenet_v2(pth: &Path, out: &Path) -> Result<(), PretrainedErro
     let Backbone::MobileNetV2(net) = from_pytorch(BackboneKind::MobileNetV2, pth, &device)? else {
         unreachable!("asked for MobileNetV2")
     };
-    let err = |e: &dyn std::fmt::Display| PretrainedError::Write {
+    let metadata = [
+        ("model", "MobileNetV2 features (ImageNet)"),
+        ("source", "torchvision mobilenet_v2-b0353104.pth"),
+        ("license", "BSD-3-Clause (torchvision)"),
+    ];
+    crate::embedded::save_burnpack(&net, out, &metadata).map_err(|message| PretrainedError::Write {
         path: out.display().to_string(),
-        message: e.to_string(),
-    };
-    let tmp = out.with_extension("bpk.tmp");
-    let mut store = BurnpackStore::from_file(&tmp)
-        .auto_extension(false)
-        .overwrite(true)
-        .metadata("model", "MobileNetV2 features (ImageNet)")
-        .metadata("source", "torchvision mobilenet_v2-b0353104.pth")
-        .metadata("license", "BSD-3-Clause (torchvision)");
-    net.save_into(&mut store).map_err(|e| err(&e))?;
-    std::fs::rename(&tmp, out).map_err(|e| err(&e))
+        message,
+    })
 }

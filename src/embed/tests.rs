@@ -139,6 +139,18 @@ fn sample_triplet_crops(count: usize, seed: u64, size: u32) -> Vec<[RgbImage; 3]
         .collect()
 }
 
+/// A job on `data` without validation, checkpoints or resume.
+fn job(data: &TrainData, config: TrainConfig) -> TrainJob<'_> {
+    TrainJob {
+        data,
+        data_source: "sample".into(),
+        config,
+        validation: None,
+        checkpoints: None,
+        resume: None,
+    }
+}
+
 fn sample_data(count: usize, seed: u64, size: u32) -> TrainData {
     let crops = sample_triplet_crops(count, seed, size);
     TrainData::Triplets(Arc::new(triplets::TripletArray::from_crops(&crops, size)))
@@ -237,16 +249,8 @@ fn frozen_backbone_steps_change_only_the_dense_block() {
         checkpoint_every: 0,
         ..TrainConfig::default()
     };
-    let job = TrainJob {
-        data: &data,
-        data_source: "sample".into(),
-        config: cfg,
-        validation: None,
-        checkpoints: None,
-        resume: None,
-    };
     let mut frozen = Vec::new();
-    train(job, &Device::flex(), &Control::default(), |e| {
+    train(job(&data, cfg), &Device::flex(), &Control::default(), |e| {
         if let TrainEvent::Step {
             epoch, frozen: f, ..
         } = e
@@ -267,14 +271,7 @@ fn trains_saves_and_reloads_the_model_and_refuses_other_architectures() {
         checkpoint_every: 0,
         ..TrainConfig::default()
     };
-    let job = |cfg: &TrainConfig| TrainJob {
-        data: &data,
-        data_source: "sample".into(),
-        config: cfg.clone(),
-        validation: None,
-        checkpoints: None,
-        resume: None,
-    };
+    let job = |cfg: &TrainConfig| job(&data, cfg.clone());
     let mut events = Vec::new();
     let (net, summary) = train(job(&cfg), &Device::flex(), &Control::default(), |e| {
         events.push(e.clone())
@@ -443,20 +440,17 @@ fn online_mining_trains_on_identity_batches() {
         checkpoint_every: 0,
         ..TrainConfig::default()
     };
-    let job = TrainJob {
-        data: &data,
-        data_source: "sample".into(),
-        config: cfg.clone(),
-        validation: None,
-        checkpoints: None,
-        resume: None,
-    };
     let mut rates = Vec::new();
-    let (_, summary) = train(job, &Device::flex(), &Control::default(), |e| {
-        if let TrainEvent::Step { loss, .. } = e {
-            rates.push(*loss);
-        }
-    })
+    let (_, summary) = train(
+        job(&data, cfg.clone()),
+        &Device::flex(),
+        &Control::default(),
+        |e| {
+            if let TrainEvent::Step { loss, .. } = e {
+                rates.push(*loss);
+            }
+        },
+    )
     .unwrap();
     assert!(summary.steps >= 1 && rates.iter().all(|l| l.is_finite()));
     let train::BatchPlan::Mined { crops, labels } = train::batch_for_step(&cfg, &data, 0) else {
@@ -465,18 +459,16 @@ fn online_mining_trains_on_identity_batches() {
     assert_eq!(crops.len(), 8);
     assert_eq!(labels, vec![0, 0, 1, 1, 2, 2, 3, 3]);
     // Mining on a triplet file is a configuration error, said clearly.
-    let job = TrainJob {
-        data: &sample_data(4, 1, 48),
-        data_source: "sample".into(),
-        config: cfg,
-        validation: None,
-        checkpoints: None,
-        resume: None,
-    };
-    let e = train(job, &Device::flex(), &Control::default(), |_| {})
-        .err()
-        .unwrap()
-        .to_string();
+    let triplets = sample_data(4, 1, 48);
+    let e = train(
+        job(&triplets, cfg),
+        &Device::flex(),
+        &Control::default(),
+        |_| {},
+    )
+    .err()
+    .unwrap()
+    .to_string();
     assert!(e.contains("mining needs identities"), "{e}");
 }
 
@@ -513,16 +505,8 @@ fn a_non_finite_loss_stops_training_clearly() {
         checkpoint_every: 0,
         ..TrainConfig::default()
     };
-    let job = TrainJob {
-        data: &data,
-        data_source: "sample".into(),
-        config: cfg,
-        validation: None,
-        checkpoints: None,
-        resume: None,
-    };
     let mut steps = 0;
-    let e = train(job, &Device::flex(), &Control::default(), |e| {
+    let e = train(job(&data, cfg), &Device::flex(), &Control::default(), |e| {
         if matches!(e, TrainEvent::Step { .. }) {
             steps += 1;
         }

@@ -704,12 +704,7 @@ pub fn save_model(net: &EmbeddingNet, meta: &ModelMeta, dir: &Path) -> Result<()
         message: e.to_string(),
     };
     std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
-    let tmp = dir.join("model.bpk.tmp");
-    let mut store = BurnpackStore::from_file(&tmp)
-        .auto_extension(false)
-        .overwrite(true);
-    net.save_into(&mut store).map_err(|e| err(&e))?;
-    std::fs::rename(&tmp, dir.join("model.bpk")).map_err(|e| err(&e))?;
+    crate::embedded::save_burnpack(net, &dir.join("model.bpk"), &[]).map_err(|e| err(&e))?;
     let json = serde_json::to_vec_pretty(meta).expect("metadata serialises");
     crate::imageio::write_atomic(&dir.join("model.json"), &json).map_err(|e| err(&e))
 }

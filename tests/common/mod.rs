@@ -30,3 +30,29 @@ pub fn json(output: &Output) -> serde_json::Value {
     );
     serde_json::from_str(&stdout).expect("stdout is JSON")
 }
+
+/// The bundled sample dataset.
+pub fn sample_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample-faces")
+}
+
+/// `siamese-face triplets` on the bundled sample: `count` triplets of `size`-pixel crops
+/// written to `dir/t.npy`, with the crop cache in `dir/cache`.
+pub fn sample_triplets(dir: &std::path::Path, count: usize, size: u32) -> std::path::PathBuf {
+    let npy = dir.join("t.npy");
+    let o = run(&[
+        "triplets",
+        "--data",
+        sample_dir().to_str().unwrap(),
+        "--count",
+        &count.to_string(),
+        "--size",
+        &size.to_string(),
+        "--out",
+        npy.to_str().unwrap(),
+        "--cache",
+        dir.join("cache").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    npy
+}
