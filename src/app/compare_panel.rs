@@ -1,5 +1,5 @@
 //! Compare panel: two photos side by side (drop them on either half, pick them with a file
-//! dialog, or take the Detection page's photo), each with its detected faces, the face
+//! dialog, or search the open dataset), each with its detected faces, the face
 //! used and its crop; between them the cosine similarity, the threshold slider and a
 //! SAME / DIFFERENT verdict that follows the slider. Model loading, detection and
 //! embedding run on a worker thread.
@@ -12,8 +12,8 @@ use eframe::egui;
 use image::RgbImage;
 use siamese_face::detect::Face;
 use siamese_face::embed::train::ModelMeta;
-use siamese_face::imageio;
 use siamese_face::verify::{self, Verifier};
+use siamese_face::{Dataset, imageio};
 
 use super::{dialogs, drops};
 
@@ -95,6 +95,8 @@ struct Slot {
     busy: bool,
     error: Option<String>,
     pick: Option<mpsc::Receiver<Option<PathBuf>>>,
+    /// Text typed to find a photo of the open dataset.
+    search: String,
 }
 
 pub struct ComparePanel {
@@ -158,6 +160,17 @@ impl ComparePanel {
     pub fn verdict(&self) -> Option<verify::Verdict> {
         self.similarity()
             .map(|s| verify::verdict(s, self.threshold))
+    }
+
+    #[cfg(test)]
+    pub fn set_search(&mut self, slot: usize, text: &str) {
+        self.slots[slot].search = text.into();
+    }
+
+    #[cfg(test)]
+    pub fn photo_name(&self, slot: usize) -> Option<String> {
+        let p = self.slots[slot].photo.as_ref()?;
+        Some(p.path.file_name()?.to_string_lossy().into_owned())
     }
 
     #[cfg(test)]
@@ -243,7 +256,7 @@ impl ComparePanel {
         }
     }
 
-    pub fn ui(&mut self, ui: &mut egui::Ui, device: Option<&Device>) {
+    pub fn ui(&mut self, ui: &mut egui::Ui, device: Option<&Device>, dataset: Option<&Dataset>) {
         if device.is_none() {
             ui.label("Waiting for the compute backend...");
             return;
@@ -297,14 +310,24 @@ impl ComparePanel {
         ui.columns(2, |cols| {
             for (slot, ui) in cols.iter_mut().enumerate() {
                 ui.set_min_height(slot_height);
-                self.slot_ui(ui, slot, ready, slot_height);
+                self.slot_ui(ui, slot, ready, slot_height, dataset);
             }
         });
         ui.separator();
         self.verdict_ui(ui);
     }
 
-    fn slot_ui(&mut self, ui: &mut egui::Ui, slot: usize, ready: bool, height: f32) {
+    fn slot_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        slot: usize,
+        ready: bool,
+        height: f32,
+        dataset: Option<&Dataset>,
+    ) {
+        if let Some(path) = self.dataset_picker(ui, slot, ready, dataset) {
+            self.open(slot, path);
+        }
         let s = &mut self.slots[slot];
         ui.horizontal(|ui| {
             ui.strong(if slot == 0 { "Photo A" } else { "Photo B" });
@@ -417,6 +440,47 @@ impl ComparePanel {
                 ui.image((crop_tex.id(), egui::vec2(112.0, 112.0)));
             });
         });
+    }
+
+    /// A search box over the open dataset's people; returns the photo clicked.
+    fn dataset_picker(
+        &mut self,
+        ui: &mut egui::Ui,
+        slot: usize,
+        ready: bool,
+        dataset: Option<&Dataset>,
+    ) -> Option<PathBuf> {
+        let ds = dataset?;
+        let search = &mut self.slots[slot].search;
+        ui.horizontal(|ui| {
+            ui.label("from the dataset:");
+            ui.add_enabled(
+                ready,
+                egui::TextEdit::singleline(search)
+                    .hint_text("type a name")
+                    .desired_width(180.0),
+            );
+        });
+        let needle = search.trim().to_lowercase();
+        if needle.len() < 2 {
+            return None;
+        }
+        let mut picked = None;
+        ui.horizontal_wrapped(|ui| {
+            let matches = ds
+                .people
+                .iter()
+                .filter(|p| p.name.to_lowercase().contains(&needle))
+                .flat_map(|p| p.images.iter())
+                .take(12);
+            for img in matches {
+                let name = img.path.file_stem().unwrap_or_default().to_string_lossy();
+                if ui.small_button(name).clicked() {
+                    picked = Some(img.path.clone());
+                }
+            }
+        });
+        picked
     }
 
     fn verdict_ui(&mut self, ui: &mut egui::Ui) {

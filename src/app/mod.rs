@@ -247,7 +247,9 @@ impl SiameseApp {
                     frames: &self.frames,
                 },
             ),
-            Page::Compare => self.compare.ui(ui, device),
+            Page::Compare => self
+                .compare
+                .ui(ui, device, self.dataset.dataset().map(|d| &**d)),
             Page::Evaluate => {
                 self.evaluate
                     .ui(ui, self.dataset.dataset(), self.compare.model_dir(), device)

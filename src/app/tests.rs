@@ -213,6 +213,23 @@ fn compare_panel_shows_both_faces_and_a_verdict() {
     harness.get_by_label("SAME person");
     let shown = harness.query_all_by_label_contains("Laura_Bush_0001.jpg  (1 face found)");
     assert_eq!(shown.count(), 2);
+    // Photo B picked from the open dataset by name.
+    harness
+        .state_mut()
+        .as_mut()
+        .unwrap()
+        .compare
+        .set_search(1, "laura");
+    harness.run_steps(2);
+    harness
+        .get_by_role_and_label(Role::Button, "Laura_Bush_0003")
+        .click();
+    harness.run_steps(1);
+    wait_until(&mut harness, 60, "the picked photo", |app| {
+        !app.compare.is_busy()
+            && app.compare.photo_name(1).as_deref() == Some("Laura_Bush_0003.jpg")
+    });
+    harness.run_steps(2);
     let image = harness.render().expect("the GUI renders on a wgpu adapter");
     assert!(distinct_colours(&image) > 500, "the frame looks blank");
     save(&image, "compare_panel.png");
