@@ -188,3 +188,30 @@ fn a_missing_model_is_a_clear_error() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("no model at /nonexistent/model"), "{err}");
 }
+
+/// The shipped default model (no --model) on photos of LFW DevTest people, whom it never
+/// saw in training: two photos of one person are the same, of two people different.
+#[test]
+fn the_default_model_tells_unseen_people_apart() {
+    let Some(lfw) = common::lfw_dir() else { return };
+    let split = siamese_face::Dataset::open(&lfw)
+        .unwrap()
+        .dev_split()
+        .unwrap();
+    let img = |name: &str, n: u32| {
+        assert!(split.test.contains(name) && !split.train.contains(name));
+        lfw.join(format!("lfw-deepfunneled/{name}/{name}_{n:04}.jpg"))
+            .display()
+            .to_string()
+    };
+    let cases = [
+        (img("Alvaro_Uribe", 1), img("Alvaro_Uribe", 2), true),
+        (img("Abdullah_Gul", 1), img("Abdullah_Gul", 5), true),
+        (img("Alvaro_Uribe", 1), img("Adrien_Brody", 1), false),
+        (img("Abdullah_Gul", 1), img("Alan_Greenspan", 1), false),
+    ];
+    for (a, b, same) in &cases {
+        let out = json(&run(&["compare", a, b, "--json"]));
+        assert_eq!(out["same"], *same, "{a} vs {b}: {out}");
+    }
+}
