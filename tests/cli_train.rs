@@ -9,19 +9,7 @@ fn trains_a_model_from_a_triplet_file_with_json_events() {
     let dir = tempfile::tempdir().unwrap();
     let npy = common::sample_triplets(dir.path(), 8, 48);
     let model = dir.path().join("model");
-    let o = run(&[
-        "train",
-        "--triplets",
-        npy.to_str().unwrap(),
-        "--out",
-        model.to_str().unwrap(),
-        "--epochs",
-        "2",
-        "--batch",
-        "4",
-        "--json",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = common::train(&npy, &model, &["--epochs", "2", "--batch", "4", "--json"]);
     let events: Vec<serde_json::Value> = String::from_utf8(o.stdout)
         .unwrap()
         .lines()
@@ -51,21 +39,19 @@ fn trains_a_model_from_a_triplet_file_with_json_events() {
 
     // Stopped runs resume: train 2 more epochs from the run's last checkpoint (none was
     // written mid-run here, so ask for one every step).
-    let o = run(&[
-        "train",
-        "--triplets",
-        npy.to_str().unwrap(),
-        "--out",
-        model.to_str().unwrap(),
-        "--epochs",
-        "1",
-        "--batch",
-        "4",
-        "--checkpoint-every",
-        "1",
-        "--json",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    common::train(
+        &npy,
+        &model,
+        &[
+            "--epochs",
+            "1",
+            "--batch",
+            "4",
+            "--checkpoint-every",
+            "1",
+            "--json",
+        ],
+    );
     assert!(model.join("checkpoints/step-000002/state.json").is_file());
     let o = run(&[
         "train",

@@ -26,20 +26,12 @@ fn train_model(dir: &Path) -> PathBuf {
     let npy = common::sample_triplets(dir, 16, 100);
     let cache = dir.join("cache");
     let model = dir.join("model");
-    let o = run(&[
-        "train",
-        "--triplets",
-        npy.to_str().unwrap(),
-        "--out",
-        model.to_str().unwrap(),
-        "--epochs",
-        "2",
-        "--batch",
-        "8",
-        "--cache",
-        cache.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cache = cache.to_str().unwrap();
+    common::train(
+        &npy,
+        &model,
+        &["--epochs", "2", "--batch", "8", "--cache", cache],
+    );
     model
 }
 

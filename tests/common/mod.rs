@@ -56,3 +56,18 @@ pub fn sample_triplets(dir: &std::path::Path, count: usize, size: u32) -> std::p
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     npy
 }
+
+/// `siamese-face train --triplets NPY --out MODEL ARGS...`, which must succeed.
+pub fn train(npy: &std::path::Path, model: &std::path::Path, args: &[&str]) -> Output {
+    let mut all = vec![
+        "train",
+        "--triplets",
+        npy.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    let o = run(&all);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    o
+}
