@@ -9,7 +9,7 @@ use burn::tensor::Device;
 use image::RgbImage;
 use serde::Serialize;
 
-use crate::crop::{self, CropConfig, FacePick};
+use crate::crop::{self, CropConfig};
 use crate::detect::{DetectError, Detector, DetectorConfig, Face};
 use crate::embed::train::{self, ModelMeta, TrainError};
 use crate::embed::{EMBEDDING_DIM, EmbeddingNet, crops_to_tensor};
@@ -100,18 +100,14 @@ impl Verifier {
 
     /// The largest face of `img`, cropped for the model; `name` labels the error.
     pub fn face(&self, img: &RgbImage, name: &str) -> Result<FaceCrop, VerifyError> {
+        // `faces` is already filtered and sorted largest first.
         let faces = self.faces(img)?;
-        let i = crop::pick_face(
-            &faces,
-            img.width(),
-            img.height(),
-            &self.crop,
-            FacePick::Largest,
-        )
-        .ok_or_else(|| VerifyError::NoFace(name.to_string()))?;
+        let face = faces
+            .first()
+            .ok_or_else(|| VerifyError::NoFace(name.to_string()))?;
         Ok(FaceCrop {
-            crop: crop::crop_face(img, &faces[i], &self.crop),
-            face: faces[i].clone(),
+            crop: crop::crop_face(img, face, &self.crop),
+            face: face.clone(),
             faces_found: faces.len(),
         })
     }

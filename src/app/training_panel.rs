@@ -477,7 +477,7 @@ impl TrainingPanel {
 impl TrainingPanel {
     pub fn ui(&mut self, ui: &mut egui::Ui, inputs: Inputs<'_>) {
         let idle = self.run.is_none();
-        ui.add_enabled_ui(idle, |ui| self.settings_ui(ui, &inputs));
+        ui.add_enabled_ui(idle, |ui| self.settings_ui(ui));
         ui.horizontal_wrapped(|ui| self.buttons_ui(ui, &inputs));
         match (&inputs.triplets, self.source) {
             (_, Source::Mining) => match inputs.dataset {
@@ -515,7 +515,7 @@ impl TrainingPanel {
             });
     }
 
-    fn settings_ui(&mut self, ui: &mut egui::Ui, inputs: &Inputs<'_>) {
+    fn settings_ui(&mut self, ui: &mut egui::Ui) {
         let cfg = &mut self.cfg;
         ui.horizontal_wrapped(|ui| {
             ui.label("Data");
@@ -606,7 +606,6 @@ impl TrainingPanel {
             ui.add(egui::DragValue::new(&mut cfg.checkpoint_every).range(0..=100_000));
             ui.label("steps");
         });
-        let _ = inputs;
     }
 
     fn buttons_ui(&mut self, ui: &mut egui::Ui, inputs: &Inputs<'_>) {

@@ -1,7 +1,7 @@
 //! Online triplet mining (FaceNet's semi-hard negatives): batches of P identities x K
 //! images, embedded together, and triplets chosen from the batch's distance matrix.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::atomic::AtomicBool;
 
 use rand::Rng;
@@ -38,18 +38,16 @@ pub fn identity_pool(
     let unique: BTreeSet<&str> = people.iter().flatten().map(String::as_str).collect();
     let (mut made, fallbacks) =
         triplets::crop_images(dataset, &unique, cache, detector, cancel, on_image)?;
+    // Each image belongs to one person, so crops are numbered in person order.
     let mut crops = Vec::with_capacity(unique.len());
-    let mut index: HashMap<&str, usize> = HashMap::new();
     let people = people
         .iter()
         .map(|images| {
             images
                 .iter()
                 .map(|i| {
-                    *index.entry(i.as_str()).or_insert_with(|| {
-                        crops.push(made.remove(i.as_str()).expect("every image was cropped"));
-                        crops.len() - 1
-                    })
+                    crops.push(made.remove(i.as_str()).expect("every image was cropped"));
+                    crops.len() - 1
                 })
                 .collect()
         })

@@ -46,16 +46,6 @@ pub struct Validation {
 }
 
 impl ValidationSet {
-    pub fn new(name: String, crops: Vec<RgbImage>, pairs: Vec<(usize, usize, bool)>) -> Self {
-        ValidationSet {
-            name,
-            crops,
-            pairs,
-            fallbacks: 0,
-            people: BTreeSet::new(),
-        }
-    }
-
     /// The first `per_class` matched and `per_class` mismatched pairs of the dataset's pair
     /// list `list` whose images exist, cropped through `cache`.
     pub fn from_pair_list(
