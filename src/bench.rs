@@ -234,3 +234,90 @@ pub fn train_throughput(
         seconds_per_step: per_step,
     })
 }
+
+/// Per-face embedding times of a model (what `siamese-face bench embed` prints).
+#[derive(Debug, Clone, Serialize)]
+pub struct EmbedTiming {
+    pub backend: String,
+    pub model: String,
+    pub faces: usize,
+    /// Detection (MTCNN) per image, median: not part of the times below.
+    pub detect_median_ms: f64,
+    /// Alignment (crop) + embedding of one face at a time, median and mean.
+    pub crop_embed_median_ms: f64,
+    pub crop_embed_mean_ms: f64,
+    /// Embedding of one already cut crop at a time, median.
+    pub embed_median_ms: f64,
+    /// Embedding crops in batches of `batch`, per face (median over batches).
+    pub batch: usize,
+    pub batched_ms_per_face: f64,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Times `verifier` on the faces of `images` (decoded beforehand; each image's largest face,
+/// detected untimed first), as face_recognition's `face_encodings` is timed with known face
+/// locations: crop + embed, embed alone, and batched.
+pub fn embedding(
+    name: &str,
+    verifier: &crate::verify::Verifier,
+    images: &[image::RgbImage],
+    batch: usize,
+) -> Result<EmbedTiming, crate::verify::VerifyError> {
+    let mut detect = Vec::new();
+    let mut faces = Vec::new();
+    for img in images {
+        let start = Instant::now();
+        let found = verifier.faces(img)?;
+        detect.push(start.elapsed().as_secs_f64() * 1e3);
+        if let Some(f) = found.into_iter().next() {
+            faces.push((img, f));
+        }
+    }
+    // Warm-up: the first calls allocate the network's buffers.
+    for (img, f) in faces.iter().take(3) {
+        verifier.embed(&[&verifier.crop_of(img, f)]);
+    }
+    let mut crop_embed = Vec::new();
+    let mut crops = Vec::new();
+    for (img, f) in &faces {
+        let start = Instant::now();
+        let crop = verifier.crop_of(img, f);
+        verifier.embed(&[&crop]);
+        crop_embed.push(start.elapsed().as_secs_f64() * 1e3);
+        crops.push(crop);
+    }
+    let embed: Vec<f64> = crops
+        .iter()
+        .map(|c| {
+            let start = Instant::now();
+            verifier.embed(&[c]);
+            start.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    let refs: Vec<&image::RgbImage> = crops.iter().collect();
+    let batch = batch.max(1);
+    let batched: Vec<f64> = refs
+        .chunks_exact(batch)
+        .map(|chunk| {
+            let start = Instant::now();
+            verifier.embed(chunk);
+            start.elapsed().as_secs_f64() * 1e3 / batch as f64
+        })
+        .collect();
+    let mean = crop_embed.iter().sum::<f64>() / crop_embed.len().max(1) as f64;
+    Ok(EmbedTiming {
+        backend: name.to_string(),
+        model: verifier.dir.display().to_string(),
+        faces: faces.len(),
+        detect_median_ms: median(detect),
+        crop_embed_median_ms: median(crop_embed),
+        crop_embed_mean_ms: mean,
+        embed_median_ms: median(embed),
+        batch,
+        batched_ms_per_face: median(batched),
+    })
+}

@@ -17,6 +17,42 @@ const TEMPLATE_112: [[f32; 2]; 5] = [
     [70.7299, 92.2041],
 ];
 
+/// Where the five landmarks go in an aligned crop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Template {
+    /// ArcFace's 112x112 template, scaled to the crop and shrunk by the margin.
+    #[default]
+    Arcface,
+    /// Where MTCNN's points fall in dlib's 150x150 face chips (`get_face_chip`, padding
+    /// 0.25), the input dlib's face ResNet was trained on; measured on LFW DevTrain images
+    /// by `scripts/dlib_reference.py template` (its `mapped` means).
+    Dlib,
+}
+
+impl Template {
+    /// The template in a `size` x `size` crop with `margin`.
+    fn points(self, size: u32, margin: f32) -> [[f32; 2]; 5] {
+        let (t, side) = match self {
+            Template::Arcface => (TEMPLATE_112, 112.0),
+            Template::Dlib => (TEMPLATE_DLIB_150, 150.0),
+        };
+        let size = size as f32;
+        t.map(|p| p.map(|v| size * (0.5 + (v / side - 0.5) / (1.0 + margin))))
+    }
+}
+
+/// MTCNN's five points in dlib's 150x150 chips: their mean over 997 LFW DevTrain images,
+/// MTCNN run on the whole image and its points mapped into the chip by dlib's own chip
+/// transform (running MTCNN on the tight chips themselves puts the eyes ~10 px too high).
+const TEMPLATE_DLIB_150: [[f32; 2]; 5] = [
+    [47.89, 46.15],
+    [102.26, 46.05],
+    [74.81, 77.92],
+    [50.71, 105.49],
+    [99.10, 105.40],
+];
+
 /// How crops are cut, and which detections are good enough to crop.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CropConfig {
@@ -26,6 +62,9 @@ pub struct CropConfig {
     pub margin: f32,
     /// Align on the landmarks instead of cropping the box.
     pub align: bool,
+    /// The landmark template of an aligned crop.
+    #[serde(default)]
+    pub template: Template,
     /// Faces whose box side (the larger one) is smaller than this, in pixels, are skipped.
     pub min_face_size: f32,
     /// Faces with a lower detector probability are skipped.
@@ -38,6 +77,7 @@ impl Default for CropConfig {
             size: 100,
             margin: 0.2,
             align: false,
+            template: Template::Arcface,
             min_face_size: 20.0,
             min_score: 0.9,
         }
@@ -45,6 +85,16 @@ impl Default for CropConfig {
 }
 
 impl CropConfig {
+    /// dlib's face chips: 150 px, aligned on the dlib template, no extra margin.
+    pub const DLIB: CropConfig = CropConfig {
+        size: 150,
+        margin: 0.0,
+        align: true,
+        template: Template::Dlib,
+        min_face_size: 20.0,
+        min_score: 0.9,
+    };
+
     pub fn validate(&self) -> Result<(), String> {
         if !(16..=1024).contains(&self.size) {
             return Err(format!(
@@ -71,13 +121,14 @@ impl CropConfig {
 
     /// A short stable name for these settings (used to key caches).
     pub fn key(&self) -> String {
+        let how = match (self.align, self.template) {
+            (false, _) => "box",
+            (true, Template::Arcface) => "aligned",
+            (true, Template::Dlib) => "aligned-dlib",
+        };
         format!(
-            "crop{}-m{:.2}-{}-min{}-p{:.2}",
-            self.size,
-            self.margin,
-            if self.align { "aligned" } else { "box" },
-            self.min_face_size,
-            self.min_score
+            "crop{}-m{:.2}-{how}-min{}-p{:.2}",
+            self.size, self.margin, self.min_face_size, self.min_score
         )
     }
 }
@@ -133,7 +184,7 @@ impl Affine {
 /// Crops `face` from `img` as `cfg` says (box with margin, or aligned on its landmarks).
 pub fn crop_face(img: &RgbImage, face: &Face, cfg: &CropConfig) -> RgbImage {
     let map = if cfg.align {
-        alignment(&face.landmarks, cfg.size, cfg.margin)
+        alignment(&face.landmarks, &cfg.template.points(cfg.size, cfg.margin))
     } else {
         box_map(face.bbox, cfg.size, cfg.margin)
     };
@@ -163,15 +214,10 @@ fn box_map(b: [f32; 4], size: u32, margin: f32) -> Affine {
     Affine([s, 0.0, cx - side / 2.0, 0.0, s, cy - side / 2.0])
 }
 
-/// The similarity transform taking the landmarks onto the template (scaled to `size` and
-/// shrunk by the margin), returned inverted: output pixel -> source pixel.
-pub fn alignment(landmarks: &[[f32; 2]; 5], size: u32, margin: f32) -> Affine {
-    let size = size as f32;
-    let dst: Vec<[f32; 2]> = TEMPLATE_112
-        .iter()
-        .map(|t| t.map(|v| size * (0.5 + (v / 112.0 - 0.5) / (1.0 + margin))))
-        .collect();
-    let [a, b, tx, ty] = similarity(landmarks, &dst);
+/// The similarity transform taking the landmarks onto the template points `dst` (in crop
+/// pixels), returned inverted: output pixel -> source pixel.
+pub fn alignment(landmarks: &[[f32; 2]; 5], dst: &[[f32; 2]; 5]) -> Affine {
+    let [a, b, tx, ty] = similarity(landmarks, dst);
     // Forward: q = [[a, -b], [b, a]] p + t. Inverse: p = M^-1 (q - t).
     let det = a * a + b * b;
     let (ia, ib) = (a / det, b / det);
@@ -300,11 +346,36 @@ mod tests {
     fn alignment_maps_template_points_back_onto_the_landmarks() {
         // Landmarks that are the template itself, shifted and scaled by 3.
         let lm = TEMPLATE_112.map(|p| [3.0 * p[0] + 40.0, 3.0 * p[1] + 10.0]);
-        let map = alignment(&lm, 112, 0.0);
+        let map = alignment(&lm, &Template::Arcface.points(112, 0.0));
         for (t, l) in TEMPLATE_112.iter().zip(&lm) {
             let p = map.apply(t[0], t[1]);
             assert!((p[0] - l[0]).abs() < 1e-2 && (p[1] - l[1]).abs() < 1e-2);
         }
+    }
+
+    #[test]
+    fn templates_scale_to_the_crop_and_the_margin() {
+        // The dlib template is in 150 px chip pixels already.
+        for (p, t) in Template::Dlib
+            .points(150, 0.0)
+            .iter()
+            .zip(TEMPLATE_DLIB_150)
+        {
+            assert!((p[0] - t[0]).abs() < 1e-4 && (p[1] - t[1]).abs() < 1e-4);
+        }
+        let t = Template::Arcface.points(224, 0.0);
+        assert!((t[0][0] - 2.0 * TEMPLATE_112[0][0]).abs() < 1e-4);
+        // A margin pulls the points towards the centre.
+        let m = Template::Dlib.points(150, 0.5);
+        assert!((m[0][0] - 75.0).abs() < (TEMPLATE_DLIB_150[0][0] - 75.0).abs());
+        assert_ne!(
+            CropConfig::DLIB.key(),
+            CropConfig {
+                template: Template::Arcface,
+                ..CropConfig::DLIB
+            }
+            .key()
+        );
     }
 
     #[test]

@@ -228,6 +228,49 @@ pub struct Report {
     pub fold_accuracy_std: Option<f64>,
     pub fallback_crops: usize,
     pub missing_pairs: usize,
+    /// People of these pairs that the model trained on (0: a test on unseen people).
+    pub seen_people: usize,
+}
+
+/// How many people of `list` are among `trained_on` (a model's training identities).
+pub fn seen_people(list: &PairList, trained_on: &[String]) -> usize {
+    let trained: BTreeSet<&str> = trained_on.iter().map(String::as_str).collect();
+    let people: BTreeSet<&str> = list
+        .pairs
+        .iter()
+        .flat_map(|p| [p.a.person.as_str(), p.b.person.as_str()])
+        .collect();
+    people.intersection(&trained).count()
+}
+
+/// The report of per-fold models: each fold's pairs scored by its own model (trained
+/// without that fold's people) at its own threshold. `threshold` is the folds' mean.
+pub fn report_per_fold(folds: &[(Scores, f32)]) -> Report {
+    let accuracies: Vec<f64> = folds
+        .iter()
+        .map(|(s, t)| metrics::accuracy(&s.scored(), *t))
+        .collect();
+    let all = Scores {
+        list: folds.first().map_or(String::new(), |(s, _)| s.list.clone()),
+        pairs: folds.iter().flat_map(|(s, _)| s.pairs.clone()).collect(),
+        fallback_crops: folds
+            .iter()
+            .flat_map(|(s, _)| s.fallback_crops.clone())
+            .collect(),
+        missing_pairs: folds.iter().map(|(s, _)| s.missing_pairs).sum(),
+    };
+    let n = folds.len().max(1) as f32;
+    let mut r = report(&all, folds.iter().map(|(_, t)| t).sum::<f32>() / n, false);
+    let correct: f64 = folds
+        .iter()
+        .zip(&accuracies)
+        .map(|((s, _), a)| a * s.pairs.len() as f64)
+        .sum();
+    r.accuracy = correct / all.pairs.len().max(1) as f64;
+    let (m, sd) = metrics::mean_std(&accuracies);
+    r.fold_accuracy_mean = Some(m);
+    r.fold_accuracy_std = Some(sd);
+    r
 }
 
 pub fn report(scores: &Scores, threshold: f32, folds: bool) -> Report {
@@ -256,6 +299,7 @@ pub fn report(scores: &Scores, threshold: f32, folds: bool) -> Report {
         fold_accuracy_std: std,
         fallback_crops: scores.fallback_crops.len(),
         missing_pairs: scores.missing_pairs,
+        seen_people: 0,
     }
 }
 
@@ -338,5 +382,40 @@ mod tests {
         let s = sample(&list, 1);
         assert_eq!(s.pairs, vec![list.pairs[0].clone(), list.pairs[1].clone()]);
         assert_eq!(sample(&list, 5).pairs.len(), 5);
+        // B and C are in the list; D is not.
+        let trained = ["B".to_string(), "C".to_string(), "D".to_string()];
+        assert_eq!(seen_people(&list, &trained), 2);
+        assert_eq!(seen_people(&list, &[]), 0);
+    }
+
+    #[test]
+    fn per_fold_models_are_scored_at_their_own_thresholds() {
+        let fold = |pairs: Vec<PairScore>| Scores {
+            list: "pairs".into(),
+            pairs,
+            fallback_crops: vec![],
+            missing_pairs: 0,
+        };
+        // Fold 0 is perfect at 0.5; fold 1 at 0.5 would get 1 of 4 wrong, at 0.75 none.
+        let f0 = fold(vec![
+            score(true, 0.9, 0),
+            score(true, 0.6, 0),
+            score(false, 0.4, 0),
+            score(false, 0.1, 0),
+        ]);
+        let f1 = fold(vec![
+            score(true, 0.9, 1),
+            score(true, 0.8, 1),
+            score(false, 0.7, 1),
+            score(false, 0.1, 1),
+        ]);
+        let r = report_per_fold(&[(f0.clone(), 0.5), (f1.clone(), 0.75)]);
+        assert_eq!(r.pairs, 8);
+        assert!((r.accuracy - 1.0).abs() < 1e-12);
+        assert_eq!(r.fold_accuracy_mean, Some(1.0));
+        assert!((r.threshold - 0.625).abs() < 1e-6);
+        let r = report_per_fold(&[(f0, 0.5), (f1, 0.5)]);
+        assert!((r.accuracy - 7.0 / 8.0).abs() < 1e-12);
+        assert_eq!(r.fold_accuracy_mean, Some(0.875));
     }
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::crop::{self, CropConfig};
 use crate::detect::{DetectError, Detector, DetectorConfig, Face};
 use crate::embed::train::{self, ModelMeta, TrainError};
-use crate::embed::{EMBEDDING_DIM, EmbeddingNet, crops_to_tensor};
+use crate::embed::{EMBEDDING_DIM, EmbeddingNet};
 
 /// Used when a model has no chosen threshold yet.
 pub const FALLBACK_THRESHOLD: f32 = 0.5;
@@ -119,34 +119,35 @@ impl Verifier {
 
     /// Unit embeddings of crops (any number; batched).
     pub fn embed(&self, crops: &[&RgbImage]) -> Vec<Vec<f32>> {
-        let norm = self.meta.normalisation;
         let size = self.meta.input_size as u32;
-        let mut out = Vec::with_capacity(crops.len());
-        for chunk in crops.chunks(64) {
-            // Crops of another size (a user's file) are resized to the model's input.
-            let resized: Vec<RgbImage> = chunk
-                .iter()
-                .map(|c| {
-                    if c.dimensions() == (size, size) {
-                        (*c).clone()
-                    } else {
-                        image::imageops::resize(
-                            *c,
-                            size,
-                            size,
-                            image::imageops::FilterType::Triangle,
-                        )
-                    }
-                })
-                .collect();
-            let refs: Vec<&RgbImage> = resized.iter().collect();
-            let e = self
-                .net
-                .forward(crops_to_tensor(&refs, &norm, &self.device));
-            let values: Vec<f32> = e.into_data().iter::<f32>().collect();
-            out.extend(values.chunks_exact(EMBEDDING_DIM).map(<[f32]>::to_vec));
-        }
-        out
+        // Crops of another size (a user's file) are resized to the model's input.
+        let resized: Vec<RgbImage> = crops
+            .iter()
+            .filter(|c| c.dimensions() != (size, size))
+            .map(|c| image::imageops::resize(*c, size, size, image::imageops::FilterType::Triangle))
+            .collect();
+        let mut others = resized.iter();
+        let refs: Vec<&RgbImage> = crops
+            .iter()
+            .map(|c| {
+                if c.dimensions() == (size, size) {
+                    *c
+                } else {
+                    others.next().expect("one resized crop per odd-sized one")
+                }
+            })
+            .collect();
+        let values = crate::embed::embed_crops(
+            &self.net,
+            &refs,
+            &self.meta.normalisation,
+            self.meta.flip_average,
+            &self.device,
+        );
+        values
+            .chunks_exact(EMBEDDING_DIM)
+            .map(<[f32]>::to_vec)
+            .collect()
     }
 }
 

@@ -14,6 +14,7 @@ use burn::tensor::Device;
 use eframe::egui;
 use egui_plot::{Legend, Line, Plot, Points};
 use siamese_face::Dataset;
+use siamese_face::dataset::TrainSplit;
 use siamese_face::detect::Detector;
 use siamese_face::embed::augment::Augment;
 use siamese_face::embed::checkpoint;
@@ -156,7 +157,11 @@ impl TrainingPanel {
             && dataset
                 .as_ref()
                 .is_some_and(|d| d.pair_list(validation::DEFAULT_LIST).is_some());
-        let (settings, cache_root) = inputs.crops.clone();
+        let (mut settings, cache_root) = inputs.crops.clone();
+        // A backbone with its own input (dlib's aligned 150 px chips) mines on those crops.
+        if cfg.backbone.crop() != siamese_face::crop::CropConfig::default() {
+            settings.crop = cfg.backbone.crop();
+        }
         let resume = self.resume_from.take();
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -224,7 +229,7 @@ impl TrainingPanel {
                         let (ds, cache, detector) = crops
                             .as_mut()
                             .ok_or("online mining needs a dataset (Dataset page)")?;
-                        let mut identities = match ds.dev_split() {
+                        let mut identities = match ds.train_split(TrainSplit::DevTrain) {
                             Ok(split) => split.train,
                             Err(_) => ds.people.iter().map(|p| p.name.clone()).collect(),
                         };
@@ -417,6 +422,11 @@ impl TrainingPanel {
                     0.9 * self.throughput + 0.1 * triplets_per_s
                 };
             }
+            TrainEvent::Features { done, total } => {
+                if let Some(run) = &mut self.run {
+                    run.preparing = (done < total).then_some(("backbone features", done, total));
+                }
+            }
             TrainEvent::Epoch { epoch, mean_loss } => {
                 self.epoch_losses.push([self.step as f64, mean_loss as f64]);
                 self.note(format!("epoch {epoch}: mean loss {mean_loss:.4}"));
@@ -602,6 +612,10 @@ impl TrainingPanel {
                     Augment::NONE
                 };
             }
+            ui.checkbox(&mut cfg.flip_average, "flip-average embeddings")
+                .on_hover_text(
+                    "Embed each face with its mirror image too and average (validation and the saved model)",
+                );
             ui.label("checkpoint every");
             ui.add(egui::DragValue::new(&mut cfg.checkpoint_every).range(0..=100_000));
             ui.label("steps");

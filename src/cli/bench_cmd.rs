@@ -1,6 +1,6 @@
 //! `siamese-face bench ...`: `backends` times a small triplet-loss training step on each
 //! compute backend compiled in (to choose the CPU backend by measurement); `detect` times
-//! MTCNN per image.
+//! MTCNN per image; `embed` times a model per face.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -50,6 +50,25 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Embedding time per face of a model (default: the shipped one) on the first image of
+    /// each person of peopleDevTest, the faces scripts/dlib_reference.py bench times dlib on.
+    Embed {
+        /// Dataset folder (LFW).
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// Model folder (default: the shipped model).
+        #[arg(long, value_name = "DIR")]
+        model: Option<PathBuf>,
+        /// Faces timed.
+        #[arg(long, default_value_t = 100)]
+        images: usize,
+        /// Batch size of the batched timing.
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Median MTCNN time per image on a spread of a dataset's images (decoding excluded).
     Detect {
         /// Dataset folder (LFW: 250x250 images).
@@ -73,6 +92,13 @@ pub fn run(cmd: BenchCommand, request: BackendRequest) -> anyhow::Result<ExitCod
             json,
         } => backends(steps, batch, wgpu, json),
         BenchCommand::Detect { data, images, json } => detect(&data, images, request, json),
+        BenchCommand::Embed {
+            data,
+            model,
+            images,
+            batch,
+            json,
+        } => embed(&data, model, images, batch, request, json),
         BenchCommand::Train {
             backbone,
             batch,
@@ -133,6 +159,48 @@ fn detect(data: &Path, n: usize, request: BackendRequest, json: bool) -> anyhow:
         println!(
             "{}: {} images, {} faces; per image median {:.1} ms, mean {:.1} ms, p90 {:.1} ms",
             t.backend, t.images, t.faces, t.median_ms, t.mean_ms, t.p90_ms
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn embed(
+    data: &Path,
+    model: Option<PathBuf>,
+    n: usize,
+    batch: usize,
+    request: BackendRequest,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let dataset = Dataset::open(data)?;
+    let people = dataset
+        .people_list("peopleDevTest")
+        .ok_or_else(|| anyhow::anyhow!("{} has no peopleDevTest list", data.display()))?;
+    let images = people
+        .list
+        .names()
+        .filter_map(|name| dataset.person(name)?.images.first())
+        .take(n)
+        .map(|i| imageio::load_rgb(&i.path))
+        .collect::<Result<Vec<_>, _>>()?;
+    let selection = backend::select(request)?;
+    let dir = model.unwrap_or_else(siamese_face::verify::default_model_dir);
+    let verifier = siamese_face::verify::Verifier::load(&dir, &selection.device)?;
+    let t = bench::embedding(&selection.label(), &verifier, &images, batch)?;
+    if json {
+        println!("{}", serde_json::to_string(&t)?);
+    } else {
+        println!(
+            "{} on {}: {} faces; crop + embed median {:.1} ms (mean {:.1}), embed alone {:.1} ms, batches of {} {:.1} ms/face; detection {:.1} ms/image (not included)",
+            t.model,
+            t.backend,
+            t.faces,
+            t.crop_embed_median_ms,
+            t.crop_embed_mean_ms,
+            t.embed_median_ms,
+            t.batch,
+            t.batched_ms_per_face,
+            t.detect_median_ms
         );
     }
     Ok(ExitCode::SUCCESS)

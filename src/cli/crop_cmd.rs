@@ -6,23 +6,27 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use siamese_face::backend::BackendRequest;
-use siamese_face::crop::{self, CropConfig, FacePick};
+use siamese_face::crop::{self, CropConfig, FacePick, Template};
 use siamese_face::imageio;
 
 use super::detect_cmd::{self, DetectorArgs};
 
-/// Crop settings shared by the commands that cut face crops.
+/// Crop settings shared by the commands that cut face crops. Unset values come from the
+/// defaults of the use (the app's crop, or the crop a backbone expects).
 #[derive(Debug, Clone, Args)]
 pub struct CropArgs {
-    /// Side of the square crop, in pixels.
-    #[arg(long, default_value_t = 100)]
-    pub size: u32,
+    /// Side of the square crop, in pixels [default: 100; 150 for dlib-resnet].
+    #[arg(long)]
+    pub size: Option<u32>,
     /// Align on the five landmarks (similarity transform onto a canonical template).
     #[arg(long)]
     pub align: bool,
-    /// Context around the face, as a fraction of its size.
-    #[arg(long, default_value_t = 0.2)]
-    pub margin: f32,
+    /// Landmark template of aligned crops [default: arcface; dlib for dlib-resnet].
+    #[arg(long, value_enum)]
+    pub template: Option<TemplateArg>,
+    /// Context around the face, as a fraction of its size [default: 0.2; 0 for dlib-resnet].
+    #[arg(long)]
+    pub margin: Option<f32>,
     /// Skip faces whose box is smaller than this many pixels.
     #[arg(long, default_value_t = 20.0, value_name = "PX")]
     pub min_crop_face: f32,
@@ -31,12 +35,31 @@ pub struct CropArgs {
     pub min_score: f32,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TemplateArg {
+    /// ArcFace's five-point template.
+    Arcface,
+    /// Where MTCNN's points fall in dlib's face chips.
+    Dlib,
+}
+
 impl CropArgs {
+    /// The app's default crop with the values given.
     pub fn config(&self) -> anyhow::Result<CropConfig> {
+        self.config_over(CropConfig::default())
+    }
+
+    /// `base` with the values given.
+    pub fn config_over(&self, base: CropConfig) -> anyhow::Result<CropConfig> {
         let cfg = CropConfig {
-            size: self.size,
-            margin: self.margin,
-            align: self.align,
+            size: self.size.unwrap_or(base.size),
+            margin: self.margin.unwrap_or(base.margin),
+            align: self.align || base.align,
+            template: match self.template {
+                Some(TemplateArg::Arcface) => Template::Arcface,
+                Some(TemplateArg::Dlib) => Template::Dlib,
+                None => base.template,
+            },
             min_face_size: self.min_crop_face,
             min_score: self.min_score,
         };

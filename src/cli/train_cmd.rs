@@ -10,6 +10,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use siamese_face::Dataset;
 use siamese_face::backend::{self, BackendRequest};
+use siamese_face::dataset::TrainSplit;
 use siamese_face::detect::Detector;
 use siamese_face::embed::augment::Augment;
 use siamese_face::embed::checkpoint;
@@ -41,7 +42,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
     #[arg(long, default_value = "small-cnn", value_parser = parse_backbone,
-          value_name = "small-cnn|mobilenetv2|vgg19|inception-resnet-v2")]
+          value_name = "small-cnn|mobilenetv2|vgg19|inception-resnet-v2|dlib-resnet")]
     pub backbone: BackboneKind,
     /// Initial backbone weights from a PyTorch state dict (torchvision layout; timm's for
     /// inception-resnet-v2) instead of the built-in ones (MobileNetV2) or random ones.
@@ -88,6 +89,15 @@ pub struct TrainArgs {
     pub val_pairs: usize,
     #[arg(long, default_value = validation::DEFAULT_LIST)]
     pub val_list: String,
+    /// Train for fold K (1..10) of LFW View 2: mine the people of the other nine folds of
+    /// people.txt and validate on the next fold's pairs (K = 10: fold 1), whose people are
+    /// held out too; instead of peopleDevTrain and --val-list.
+    #[arg(long, value_name = "K")]
+    pub view2_fold: Option<usize>,
+    /// Embed each face as the average of the crop's and its mirror image's embeddings (in
+    /// validation and in the saved model): twice the compute, usually a little more accurate.
+    #[arg(long)]
+    pub flip_average: bool,
     /// Validate every N steps as well as after each epoch.
     #[arg(long, default_value_t = 0)]
     pub validate_every: usize,
@@ -155,6 +165,7 @@ impl TrainArgs {
             checkpoint_every: self.checkpoint_every,
             validate_every: self.validate_every,
             seed: self.seed,
+            flip_average: self.flip_average,
         }
     }
 }
@@ -169,7 +180,7 @@ struct Crops {
 fn open_crops(args: &TrainArgs, data: &Path, request: BackendRequest) -> anyhow::Result<Crops> {
     let settings = PreprocessSettings {
         detector: args.detector.config()?,
-        crop: args.crop.config()?,
+        crop: args.crop.config_over(args.backbone.crop())?,
         pick: Default::default(),
     };
     let dataset = Dataset::open(data)?;
@@ -229,22 +240,27 @@ pub fn run(args: TrainArgs, request: BackendRequest) -> anyhow::Result<ExitCode>
         Some(d) => Some(open_crops(&args, d, request)?),
         None => None,
     };
-    let has_list = |c: &Crops| c.dataset.pair_list(&args.val_list).is_some();
+    // View 2 folds validate on the next fold of pairs.txt.
+    let (val_list, val_fold) = match args.view2_fold {
+        Some(k) => ("pairs", Some(k % 10)),
+        None => (args.val_list.as_str(), None),
+    };
+    let has_list = |c: &Crops| c.dataset.pair_list(val_list).is_some();
     if let Some(c) = crops.as_ref().filter(|c| !has_list(c)) {
         // Only an explicitly named list must exist; LFW's default is just skipped elsewhere.
         anyhow::ensure!(
-            args.val_list == validation::DEFAULT_LIST,
-            "the dataset at {} has no pair list {}",
+            val_list == validation::DEFAULT_LIST,
+            "the dataset at {} has no pair list {val_list}",
             c.dataset.root.display(),
-            args.val_list
         );
     }
     let val = match crops.as_mut() {
         Some(c) if args.val_pairs > 0 && has_list(c) => {
             let bar = crop_bar("face crops (validation pairs)", quiet);
-            let v = ValidationSet::from_pair_list(
+            let v = ValidationSet::from_pair_list_fold(
                 &c.dataset,
-                &args.val_list,
+                val_list,
+                val_fold,
                 args.val_pairs,
                 &mut c.cache,
                 &c.detector,
@@ -258,12 +274,18 @@ pub fn run(args: TrainArgs, request: BackendRequest) -> anyhow::Result<ExitCode>
     };
     let (data, source) = if cfg.mining.is_some() {
         let c = crops.as_mut().expect("--mine requires --data");
-        let mut identities = match c.dataset.dev_split() {
-            Ok(split) => split.train,
-            Err(e) => {
+        let mut split = match args.view2_fold {
+            Some(k) => TrainSplit::View2Fold(k),
+            None => TrainSplit::DevTrain,
+        };
+        let mut identities = match c.dataset.train_split(split) {
+            Ok(s) => s.train,
+            Err(e) if args.view2_fold.is_none() => {
                 eprintln!("note: {e}; mining all {} people", c.dataset.people.len());
-                c.dataset.people.iter().map(|p| p.name.clone()).collect()
+                split = TrainSplit::All;
+                c.dataset.train_split(split)?.train
             }
+            Err(e) => return Err(e.into()),
         };
         // The validation pairs' people are held out, so the threshold chosen on them is
         // one for people the network has not seen.
@@ -282,7 +304,7 @@ pub fn run(args: TrainArgs, request: BackendRequest) -> anyhow::Result<ExitCode>
         )?;
         bar.finish_and_clear();
         let source = format!(
-            "online semi-hard mining: {} images of {} training people of {}{}",
+            "online semi-hard mining ({split}): {} images of {} training people of {}{}",
             pool.crops.len(),
             pool.people.len(),
             c.dataset.root.display(),
@@ -317,10 +339,11 @@ pub fn run(args: TrainArgs, request: BackendRequest) -> anyhow::Result<ExitCode>
             .expect("a valid template"),
     );
     let control = Control::default();
-    // Resuming at or past --max-steps trains nothing and saves the checkpoint's model.
-    if let (Some(max), Some(ck)) = (args.max_steps, &checkpoint)
-        && ck.state.step >= max
-    {
+    // Resuming at or past --max-steps trains nothing and saves the checkpoint's model;
+    // --max-steps 0 saves the initial network (a baseline: e.g. a face-pretrained backbone
+    // with its residual head at zero).
+    let start = checkpoint.as_ref().map_or(0, |ck| ck.state.step);
+    if args.max_steps.is_some_and(|max| start >= max) {
         control
             .stop
             .store(true, std::sync::atomic::Ordering::Relaxed);
@@ -358,6 +381,9 @@ pub fn run(args: TrainArgs, request: BackendRequest) -> anyhow::Result<ExitCode>
                     active * 100.0
                 ));
             }
+            TrainEvent::Features { done, total } => {
+                bar.set_message(format!("backbone features {done}/{total}"));
+            }
             TrainEvent::Validation { accuracy, .. } => {
                 last_val = format!("  val acc {accuracy:.3}");
             }
@@ -369,6 +395,10 @@ pub fn run(args: TrainArgs, request: BackendRequest) -> anyhow::Result<ExitCode>
     })?;
     bar.finish_and_clear();
     let mut data_summary = data.summary(&source);
+    if summary.steps == 0 {
+        // An untrained network has seen nobody.
+        data_summary.identities.clear();
+    }
     if cfg.mining.is_some() {
         data_summary.crop = crops.as_ref().map(|c| c.cache.settings().crop);
     }

@@ -109,6 +109,11 @@ pub struct EvalArgs {
     /// Threshold for `accuracy` (default: the model's).
     #[arg(long)]
     pub threshold: Option<f32>,
+    /// Per-fold models (`DIR/fold-01` ... one per fold, from `train --view2-fold K`): each
+    /// fold's pairs are scored by the model that never saw that fold's people, at that
+    /// model's threshold.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["model", "threshold"])]
+    pub fold_models: Option<PathBuf>,
     /// Crop cache root (default: $SIAMESE_FACE_CACHE, else ~/.cache/siamese-face).
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
@@ -149,7 +154,6 @@ pub fn eval(args: EvalArgs, request: BackendRequest) -> anyhow::Result<ExitCode>
         Some(n) => evaluate::sample(&list, n),
         None => list,
     };
-    let verifier = args.model.load(request)?;
     let root = args.cache.unwrap_or_else(preprocess::default_cache_root);
     let bar = if args.json || !std::io::stderr().is_terminal() {
         ProgressBar::hidden()
@@ -161,17 +165,51 @@ pub fn eval(args: EvalArgs, request: BackendRequest) -> anyhow::Result<ExitCode>
             .expect("a valid template"),
     );
     let t0 = std::time::Instant::now();
-    let scores = evaluate::score_pairs(
-        &dataset,
-        &list,
-        &verifier,
-        &root,
-        &AtomicBool::new(false),
-        super::follow(&bar),
-    )?;
+    let score = |verifier: &Verifier, list: &PairList| {
+        evaluate::score_pairs(
+            &dataset,
+            list,
+            verifier,
+            &root,
+            &AtomicBool::new(false),
+            super::follow(&bar),
+        )
+    };
+    let r = match &args.fold_models {
+        None => {
+            let verifier = args.model.load(request)?;
+            let scores = score(&verifier, &list)?;
+            let threshold = args.threshold.unwrap_or_else(|| verifier.threshold());
+            let mut r = evaluate::report(&scores, threshold, args.folds.is_some());
+            r.seen_people = evaluate::seen_people(&list, &verifier.meta.data.identities);
+            r
+        }
+        Some(dir) => {
+            let selection = backend::select(request)?;
+            let mut folds = Vec::new();
+            let mut seen = 0;
+            for k in 0..list.folds {
+                let model = dir.join(format!("fold-{:02}", k + 1));
+                let verifier = Verifier::load(&model, &selection.device)?;
+                let fold = PairList {
+                    pairs: list.pairs.iter().filter(|p| p.fold == k).cloned().collect(),
+                    ..list.clone()
+                };
+                seen += evaluate::seen_people(&fold, &verifier.meta.data.identities);
+                folds.push((score(&verifier, &fold)?, verifier.threshold()));
+            }
+            let mut r = evaluate::report_per_fold(&folds);
+            r.seen_people = seen;
+            r
+        }
+    };
     bar.finish_and_clear();
-    let threshold = args.threshold.unwrap_or_else(|| verifier.threshold());
-    let r = evaluate::report(&scores, threshold, args.folds.is_some());
+    if r.seen_people > 0 {
+        eprintln!(
+            "warning: the model trained on {} of these pairs' people: this is not a test on unseen people",
+            r.seen_people
+        );
+    }
     if args.json {
         println!("{}", serde_json::to_string(&r)?);
     } else {

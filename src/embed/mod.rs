@@ -8,6 +8,7 @@
 
 pub mod augment;
 pub mod checkpoint;
+mod dlib_resnet;
 mod inception_resnet_v2;
 mod layers;
 pub mod mining;
@@ -23,12 +24,13 @@ use std::str::FromStr;
 
 use burn::module::Module;
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};
-use burn::nn::{Linear, LinearConfig};
+use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
+pub use dlib_resnet::DlibResNet;
 pub use inception_resnet_v2::InceptionResNetV2;
 pub use mobilenet_v2::MobileNetV2;
 pub use small_cnn::SmallCnn;
@@ -46,14 +48,17 @@ pub enum BackboneKind {
     MobileNetV2,
     Vgg19,
     InceptionResnetV2,
+    /// dlib's face recognition ResNet (face-pretrained, 150x150 aligned crops).
+    DlibResnet,
 }
 
 impl BackboneKind {
-    pub const ALL: [BackboneKind; 4] = [
+    pub const ALL: [BackboneKind; 5] = [
         BackboneKind::SmallCnn,
         BackboneKind::MobileNetV2,
         BackboneKind::Vgg19,
         BackboneKind::InceptionResnetV2,
+        BackboneKind::DlibResnet,
     ];
 
     pub fn name(self) -> &'static str {
@@ -62,6 +67,7 @@ impl BackboneKind {
             BackboneKind::MobileNetV2 => "mobilenetv2",
             BackboneKind::Vgg19 => "vgg19",
             BackboneKind::InceptionResnetV2 => "inception-resnet-v2",
+            BackboneKind::DlibResnet => "dlib-resnet",
         }
     }
 
@@ -72,6 +78,7 @@ impl BackboneKind {
             BackboneKind::MobileNetV2 => MobileNetV2::CHANNELS,
             BackboneKind::Vgg19 => Vgg19::CHANNELS,
             BackboneKind::InceptionResnetV2 => InceptionResNetV2::CHANNELS,
+            BackboneKind::DlibResnet => DlibResNet::CHANNELS,
         }
     }
 
@@ -82,6 +89,7 @@ impl BackboneKind {
             BackboneKind::MobileNetV2 => 32,
             BackboneKind::Vgg19 => Vgg19::MIN_INPUT,
             BackboneKind::InceptionResnetV2 => InceptionResNetV2::MIN_INPUT,
+            BackboneKind::DlibResnet => DlibResNet::INPUT,
         }
     }
 
@@ -91,6 +99,23 @@ impl BackboneKind {
         match self {
             BackboneKind::MobileNetV2 | BackboneKind::Vgg19 => Normalisation::IMAGENET,
             BackboneKind::SmallCnn | BackboneKind::InceptionResnetV2 => Normalisation::SYMMETRIC,
+            BackboneKind::DlibResnet => Normalisation::DLIB,
+        }
+    }
+
+    /// Whether the dense block adds its output to the backbone's (a residual head whose
+    /// last layer starts at zero): for a backbone that already ends in an embedding, so
+    /// that training starts from that embedding and refines it.
+    pub fn residual_head(self) -> bool {
+        self == BackboneKind::DlibResnet
+    }
+
+    /// The crops the backbone expects: dlib's 150 px chips aligned on its template for the
+    /// face ResNet, the app's default crop for the others.
+    pub fn crop(self) -> crate::crop::CropConfig {
+        match self {
+            BackboneKind::DlibResnet => crate::crop::CropConfig::DLIB,
+            _ => crate::crop::CropConfig::default(),
         }
     }
 
@@ -104,6 +129,9 @@ impl BackboneKind {
             }
             BackboneKind::InceptionResnetV2 => {
                 "random initialisation: no ImageNet weights ship with the app; give a timm inception_resnet_v2 .pth to start from them"
+            }
+            BackboneKind::DlibResnet => {
+                "face-pretrained: dlib's ResNet (face-api port, built in); best kept frozen, training the dense block"
             }
         }
     }
@@ -141,6 +169,11 @@ impl Normalisation {
         mean: [0.485, 0.456, 0.406],
         std: [0.229, 0.224, 0.225],
     };
+    /// dlib's input layer: (v - mean RGB) / 256 on 0..255 values.
+    pub const DLIB: Normalisation = Normalisation {
+        mean: [122.782 / 255.0, 117.001 / 255.0, 104.298 / 255.0],
+        std: [256.0 / 255.0; 3],
+    };
     /// x / 127.5 - 1.
     pub const SYMMETRIC: Normalisation = Normalisation {
         mean: [0.5; 3],
@@ -169,6 +202,7 @@ pub enum Backbone {
     MobileNetV2(MobileNetV2),
     Vgg19(Vgg19),
     InceptionResNetV2(InceptionResNetV2),
+    DlibResNet(DlibResNet),
 }
 
 impl Backbone {
@@ -181,6 +215,7 @@ impl Backbone {
             BackboneKind::InceptionResnetV2 => {
                 Backbone::InceptionResNetV2(InceptionResNetV2::new(device))
             }
+            BackboneKind::DlibResnet => Backbone::DlibResNet(DlibResNet::new(device)),
         }
     }
 
@@ -190,6 +225,7 @@ impl Backbone {
             Backbone::MobileNetV2(_) => BackboneKind::MobileNetV2,
             Backbone::Vgg19(_) => BackboneKind::Vgg19,
             Backbone::InceptionResNetV2(_) => BackboneKind::InceptionResnetV2,
+            Backbone::DlibResNet(_) => BackboneKind::DlibResnet,
         }
     }
 
@@ -200,6 +236,7 @@ impl Backbone {
             Backbone::MobileNetV2(m) => m.forward(x),
             Backbone::Vgg19(m) => m.forward(x),
             Backbone::InceptionResNetV2(m) => m.forward(x),
+            Backbone::DlibResNet(m) => m.forward(x),
         }
     }
 }
@@ -220,12 +257,17 @@ impl EmbeddingNet {
     }
 
     pub fn with_backbone(backbone: Backbone, device: &Device) -> EmbeddingNet {
-        let c = backbone.kind().channels();
+        let kind = backbone.kind();
+        let c = kind.channels();
+        let mut dense2 = LinearConfig::new(256, EMBEDDING_DIM);
+        if kind.residual_head() {
+            dense2 = dense2.with_initializer(Initializer::Zeros);
+        }
         EmbeddingNet {
             backbone,
             pool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
             dense1: LinearConfig::new(c, 256).init(device),
-            dense2: LinearConfig::new(256, EMBEDDING_DIM).init(device),
+            dense2: dense2.init(device),
         }
     }
 
@@ -251,9 +293,25 @@ impl EmbeddingNet {
         })
     }
 
+    /// The backbone's pooled features, (N, C).
+    pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
+        self.pool
+            .forward(self.backbone.forward(x))
+            .flatten::<2>(1, 3)
+    }
+
     fn head(&self, features: Tensor<4>) -> Tensor<2> {
-        let x = self.pool.forward(features).flatten::<2>(1, 3);
-        l2_normalise(self.dense2.forward(relu(self.dense1.forward(x))))
+        self.dense(self.pool.forward(features).flatten::<2>(1, 3))
+    }
+
+    /// The dense block and normalisation on pooled features (N, C) -> (N, 128).
+    pub fn dense(&self, x: Tensor<2>) -> Tensor<2> {
+        let h = self.dense2.forward(relu(self.dense1.forward(x.clone())));
+        l2_normalise(if self.kind().residual_head() {
+            x + h
+        } else {
+            h
+        })
     }
 }
 
@@ -274,6 +332,32 @@ pub fn crops_to_tensor(crops: &[&RgbImage], norm: &Normalisation, device: &Devic
     }
     let shape = [crops.len(), 3, h as usize, w as usize];
     Tensor::from_data(TensorData::new(data, shape), device)
+}
+
+/// Unit embeddings of crops (all the same size; any number, run in batches of 64) as one
+/// flat row-major vector, by `net` in inference mode. With `flip_average` each embedding is
+/// the normalised sum of the crop's and its mirror image's (test-time flip averaging).
+pub fn embed_crops(
+    net: &EmbeddingNet,
+    crops: &[&RgbImage],
+    norm: &Normalisation,
+    flip_average: bool,
+    device: &Device,
+) -> Vec<f32> {
+    let mut out = Vec::with_capacity(crops.len() * EMBEDDING_DIM);
+    for chunk in crops.chunks(64) {
+        let mut e = net.forward(crops_to_tensor(chunk, norm, device));
+        if flip_average {
+            let mirrored: Vec<RgbImage> = chunk
+                .iter()
+                .map(|c| image::imageops::flip_horizontal(*c))
+                .collect();
+            let refs: Vec<&RgbImage> = mirrored.iter().collect();
+            e = l2_normalise(e + net.forward(crops_to_tensor(&refs, norm, device)));
+        }
+        out.extend(e.into_data().iter::<f32>());
+    }
+    out
 }
 
 /// Triplet loss on unit embeddings with squared Euclidean distances:

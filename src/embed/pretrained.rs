@@ -9,9 +9,10 @@ use burn::store::{BurnpackStore, ModuleSnapshot, PytorchStore};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use super::{Backbone, BackboneKind, MobileNetV2};
+use super::{Backbone, BackboneKind, DlibResNet, MobileNetV2};
 
 static MOBILENETV2_BPK: &[u8] = crate::embed_aligned!("../../weights/mobilenetv2.bpk");
+static DLIB_RESNET_BPK: &[u8] = crate::embed_aligned!("../../weights/dlib_resnet.bpk");
 
 /// Where a new network's backbone weights come from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -29,7 +30,7 @@ pub enum InitWeights {
 pub enum PretrainedError {
     #[error("{path}: {message}")]
     File { path: String, message: String },
-    #[error("the MobileNetV2 weights compiled into this program do not load: {0}")]
+    #[error("the weights compiled into this program do not load: {0}")]
     Embedded(String),
     #[error("cannot write {path}: {message}")]
     Write { path: String, message: String },
@@ -45,18 +46,17 @@ pub fn backbone(
     match (init, kind) {
         (InitWeights::Default, BackboneKind::MobileNetV2) => {
             let mut net = MobileNetV2::new(device);
-            let mut store = BurnpackStore::from_static(MOBILENETV2_BPK);
-            let result = net
-                .load_from(&mut store)
-                .map_err(|e| PretrainedError::Embedded(e.to_string()))?;
-            if !result.missing.is_empty() {
-                return Err(PretrainedError::Embedded(format!(
-                    "{} tensors missing",
-                    result.missing.len()
-                )));
-            }
+            load_static(&mut net, MOBILENETV2_BPK)?;
             let what = "ImageNet (torchvision mobilenet_v2-b0353104.pth, built in)".to_string();
             Ok((Backbone::MobileNetV2(net), what))
+        }
+        (InitWeights::Default, BackboneKind::DlibResnet) => {
+            let mut net = DlibResNet::new(device);
+            load_static(&mut net, DLIB_RESNET_BPK)?;
+            let what =
+                "faces (dlib_face_recognition_resnet_model_v1 via @vladmandic/face-api, built in)"
+                    .to_string();
+            Ok((Backbone::DlibResNet(net), what))
         }
         (InitWeights::Default | InitWeights::Random, _) => {
             Ok((Backbone::new(kind, device), "random initialisation".into()))
@@ -99,6 +99,11 @@ pub fn from_pytorch(
         Backbone::MobileNetV2(m) => m.load_from(&mut store),
         Backbone::Vgg19(m) => m.load_from(&mut store),
         Backbone::InceptionResNetV2(m) => m.load_from(&mut store),
+        Backbone::DlibResNet(_) => {
+            return Err(err(
+                "dlib-resnet weights do not come as PyTorch files; it starts from its built-in face weights".into(),
+            ));
+        }
     }
     .map_err(|e| {
         let e = e.to_string();
@@ -140,6 +145,50 @@ pub fn convert_mobilenet_v2(pth: &Path, out: &Path) -> Result<(), PretrainedErro
         ("model", "MobileNetV2 features (ImageNet)"),
         ("source", "torchvision mobilenet_v2-b0353104.pth"),
         ("license", "BSD-3-Clause (torchvision)"),
+    ];
+    crate::embedded::save_burnpack(&net, out, &metadata).map_err(|message| PretrainedError::Write {
+        path: out.display().to_string(),
+        message,
+    })
+}
+
+/// Loads one of the burnpacks compiled into the program; every tensor must be there.
+fn load_static<M: ModuleSnapshot>(
+    net: &mut M,
+    bytes: &'static [u8],
+) -> Result<(), PretrainedError> {
+    let mut store = BurnpackStore::from_static(bytes);
+    let result = net
+        .load_from(&mut store)
+        .map_err(|e| PretrainedError::Embedded(e.to_string()))?;
+    if !result.missing.is_empty() {
+        return Err(PretrainedError::Embedded(format!(
+            "{} tensors missing",
+            result.missing.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Converts face-api's TF.js port of dlib's face ResNet into the burnpack compiled into the
+/// program (written atomically).
+pub fn convert_face_api(manifest: &Path, out: &Path) -> Result<(), PretrainedError> {
+    let device = Device::flex();
+    let net =
+        DlibResNet::from_face_api(manifest, &device).map_err(|message| PretrainedError::File {
+            path: manifest.display().to_string(),
+            message,
+        })?;
+    let metadata = [
+        (
+            "model",
+            "dlib_face_recognition_resnet_model_v1 (affine layers folded)",
+        ),
+        (
+            "source",
+            "npm @vladmandic/face-api model/face_recognition_model (TF.js port, uint8-quantised)",
+        ),
+        ("license", "MIT (face-api), CC0 (dlib model weights)"),
     ];
     crate::embedded::save_burnpack(&net, out, &metadata).map_err(|message| PretrainedError::Write {
         path: out.display().to_string(),

@@ -26,8 +26,9 @@ fn unit_norms(e: Tensor<2>) -> Vec<f32> {
 #[test]
 fn embeddings_are_unit_vectors_for_every_backbone() {
     let device = Device::flex();
-    let img = RgbImage::from_fn(100, 100, |x, y| image::Rgb([x as u8, y as u8, 7]));
     for kind in BackboneKind::ALL {
+        let s = kind.min_input().max(100) as u32;
+        let img = RgbImage::from_fn(s, s, |x, y| image::Rgb([x as u8, y as u8, 7]));
         let net = EmbeddingNet::new(kind, &device).valid();
         let x = crops_to_tensor(&[&img, &img], &kind.normalisation(), &device);
         let e = net.forward(x);
@@ -88,6 +89,68 @@ fn built_in_mobilenet_v2_matches_torchvision() {
         .map(|(a, b)| (a - b).abs())
         .fold(0f32, f32::max);
     assert!(worst < 1e-3, "largest difference from torchvision {worst}");
+}
+
+#[test]
+fn dlib_resnet_port_matches_dlib_on_its_own_face_chips() {
+    // Chips cut and embedded by dlib itself (face_recognition's pipeline; see
+    // scripts/dlib_reference.py). face-api's weights are uint8-quantised, so the port is
+    // close to dlib, not equal: cosine >= 0.99 per chip, and the embedding's scale kept.
+    let device = Device::flex();
+    let (backbone, what) =
+        pretrained::backbone(BackboneKind::DlibResnet, &Default::default(), &device).unwrap();
+    assert!(what.contains("dlib"), "{what}");
+    let reference: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture("dlib_reference.json")).unwrap()).unwrap();
+    let chips = reference["chips"].as_array().unwrap();
+    assert!(chips.len() >= 8);
+    let images: Vec<_> = chips
+        .iter()
+        .map(|c| {
+            let name = c["file"].as_str().unwrap();
+            crate::imageio::load_rgb(&fixture(&format!("dlib_chips/{name}"))).unwrap()
+        })
+        .collect();
+    let refs: Vec<&_> = images.iter().collect();
+    let x = crops_to_tensor(&refs, &BackboneKind::DlibResnet.normalisation(), &device);
+    let out: Vec<f32> = backbone.forward(x).into_data().try_to_vec().unwrap();
+    assert_eq!(out.len(), 128 * chips.len());
+    for (c, got) in chips.iter().zip(out.chunks_exact(128)) {
+        let expected: Vec<f32> = c["embedding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect();
+        let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        let dot: f32 = got.iter().zip(&expected).map(|(a, b)| a * b).sum();
+        let cos = dot / (norm(got) * norm(&expected));
+        assert!(cos >= 0.99, "{}: cosine {cos} to dlib", c["file"]);
+        let ratio = norm(got) / norm(&expected);
+        assert!(
+            (0.97..1.03).contains(&ratio),
+            "{}: norm ratio {ratio}",
+            c["file"]
+        );
+    }
+}
+
+#[test]
+fn a_residual_head_starts_at_the_backbone_embedding() {
+    // dlib-resnet's dense block adds to the descriptor and its last layer starts at zero,
+    // so an untrained network is dlib's (normalised) descriptor.
+    let device = Device::flex();
+    let (backbone, _) =
+        pretrained::backbone(BackboneKind::DlibResnet, &Default::default(), &device).unwrap();
+    let net = EmbeddingNet::with_backbone(backbone, &device);
+    let chip = crate::imageio::load_rgb(&fixture("dlib_chips/AJ_Cook_0001.png")).unwrap();
+    let x = crops_to_tensor(&[&chip], &BackboneKind::DlibResnet.normalisation(), &device);
+    let raw: Vec<f32> = net.features(x.clone()).into_data().try_to_vec().unwrap();
+    let emb: Vec<f32> = net.forward(x).into_data().try_to_vec().unwrap();
+    let n = raw.iter().map(|v| v * v).sum::<f32>().sqrt();
+    for (r, e) in raw.iter().zip(&emb) {
+        assert!((r / n - e).abs() < 1e-5);
+    }
 }
 
 #[test]
@@ -262,6 +325,47 @@ fn frozen_backbone_steps_change_only_the_dense_block() {
     assert_eq!(frozen, vec![(1, true), (1, true), (2, false), (2, false)]);
 }
 
+/// A run whose backbone stays frozen computes each crop's features once and trains the
+/// dense block on them: the same losses as embedding the crops at every step.
+#[test]
+fn cached_backbone_features_train_like_embedding_every_step() {
+    let data = sample_data(8, 4, 48);
+    let cfg = |epochs| TrainConfig {
+        epochs,
+        batch_size: 4,
+        freeze_backbone_epochs: 1,
+        augment: augment::Augment::NONE,
+        schedule: train::LrSchedule::Constant,
+        warmup_steps: 0,
+        checkpoint_every: 0,
+        ..TrainConfig::default()
+    };
+    let run = |epochs| {
+        let mut losses = Vec::new();
+        let mut features = 0;
+        train(
+            job(&data, cfg(epochs)),
+            &Device::flex(),
+            &Control::default(),
+            |e| match e {
+                TrainEvent::Step { epoch: 1, loss, .. } => losses.push(*loss),
+                TrainEvent::Features { .. } => features += 1,
+                _ => {}
+            },
+        )
+        .unwrap();
+        (losses, features)
+    };
+    // One epoch, frozen throughout: cached. Two epochs, the second unfrozen: not cached.
+    let (cached, events) = run(1);
+    let (direct, none) = run(2);
+    assert!(events > 0 && none == 0);
+    assert_eq!(cached.len(), direct.len());
+    for (a, b) in cached.iter().zip(&direct) {
+        assert!((a - b).abs() < 1e-4, "{cached:?} vs {direct:?}");
+    }
+}
+
 #[test]
 fn trains_saves_and_reloads_the_model_and_refuses_other_architectures() {
     let data = sample_data(12, 2, 48);
@@ -426,9 +530,11 @@ fn online_mining_trains_on_identity_batches() {
         }
         people.push(idx);
     }
+    let names = (0..people.len()).map(|i| format!("person {i}")).collect();
     let data = TrainData::Identities(train::IdentityPool {
         crops,
         people,
+        names,
         fallbacks: 0,
     });
     let cfg = TrainConfig {

@@ -17,8 +17,8 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use image::RgbImage;
-use rand::SeedableRng;
 use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -72,6 +72,10 @@ pub struct TrainConfig {
     pub validate_every: usize,
     /// Seeds batch order, mining, augmentation and the random initial weights.
     pub seed: u64,
+    /// Embed each face as the average of the crop's and its mirror image's embeddings, in
+    /// validation and in the saved model's verification.
+    #[serde(default)]
+    pub flip_average: bool,
 }
 
 impl Default for TrainConfig {
@@ -91,6 +95,7 @@ impl Default for TrainConfig {
             checkpoint_every: 200,
             validate_every: 0,
             seed: 0,
+            flip_average: false,
         }
     }
 }
@@ -166,6 +171,8 @@ pub struct IdentityPool {
     pub crops: Vec<RgbImage>,
     /// Per person, indices into `crops`.
     pub people: Vec<Vec<usize>>,
+    /// Per person, the name.
+    pub names: Vec<String>,
     /// Images that fell back to a centre crop.
     pub fallbacks: usize,
 }
@@ -214,6 +221,10 @@ impl TrainData {
             },
             crop_size: self.crop_size(),
             crop: None,
+            identities: match self {
+                TrainData::Triplets(_) => Vec::new(),
+                TrainData::Identities(p) => p.names.clone(),
+            },
         }
     }
 }
@@ -231,6 +242,10 @@ pub struct DataSummary {
     /// models without it used the default crop at `crop_size`.
     #[serde(default)]
     pub crop: Option<crate::crop::CropConfig>,
+    /// The identities trained on (mining), so that an evaluation can check that it tests
+    /// on people the model has not seen; empty when unknown (a triplet file).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identities: Vec<String>,
 }
 
 /// What the trainer reports.
@@ -257,6 +272,11 @@ pub enum TrainEvent {
         frozen: bool,
         triplets_per_s: f64,
         images_per_s: f64,
+    },
+    /// Backbone features being computed once for a run whose backbone stays frozen.
+    Features {
+        done: usize,
+        total: usize,
     },
     Epoch {
         epoch: usize,
@@ -394,37 +414,175 @@ fn to_tensor<'c>(
     Tensor::from_data(TensorData::new(out, [n, 3, size, size]), device)
 }
 
+/// Crop `i` of the data as HWC bytes: row `i / 3`, member `i % 3` of a triplet array, or
+/// crop `i` of an identity pool.
+fn crop_bytes(data: &TrainData, i: usize) -> &[u8] {
+    match data {
+        TrainData::Triplets(t) => t.crop_bytes(i / 3, i % 3),
+        TrainData::Identities(p) => p.crops[i].as_raw(),
+    }
+}
+
+/// Number of crops [`crop_bytes`] indexes.
+fn crop_count(data: &TrainData) -> usize {
+    match data {
+        TrainData::Triplets(t) => 3 * t.len(),
+        TrainData::Identities(p) => p.crops.len(),
+    }
+}
+
+/// Pooled backbone features of every crop (and of its mirror image when training flips),
+/// computed once when the backbone stays frozen for the whole run: each step then only
+/// runs the dense block, which makes head training on a large backbone a matter of
+/// minutes. Crop jitter and colour augmentation cannot apply to fixed features.
+struct FeatureCache {
+    /// (crops [+ mirrored crops]) x channels, row-major.
+    values: Vec<f32>,
+    channels: usize,
+    crops: usize,
+    mirrored: bool,
+}
+
+impl FeatureCache {
+    /// Features of the `crops` crops `crop(i)` (square, `size` px). `None` when stopped
+    /// part-way.
+    #[allow(clippy::too_many_arguments)]
+    fn compute<'c>(
+        net: &EmbeddingNet,
+        crop: impl Fn(usize) -> &'c [u8],
+        crops: usize,
+        size: usize,
+        mirrored: bool,
+        device: &Device,
+        control: &Control,
+        on_event: &mut impl FnMut(&TrainEvent),
+    ) -> Option<FeatureCache> {
+        const BATCH: usize = 32;
+        let device = device.clone().without_autodiff();
+        let net = net.valid();
+        let norm = net.kind().normalisation();
+        let total = if mirrored { 2 * crops } else { crops };
+        let channels = net.kind().channels();
+        let mut values = Vec::with_capacity(total * channels);
+        let mut mirror = Vec::new();
+        for start in (0..total).step_by(BATCH) {
+            if control.stop.load(Ordering::Relaxed) {
+                return None;
+            }
+            let ids = start..(start + BATCH).min(total);
+            let n = ids.len();
+            let mut x = vec![0f32; n * 3 * size * size];
+            for (i, dst) in ids.zip(x.chunks_exact_mut(3 * size * size)) {
+                let src = crop(i % crops);
+                if i < crops {
+                    norm.write_chw(src, dst);
+                } else {
+                    mirror.resize(src.len(), 0);
+                    mirror_hwc(src, size, &mut mirror);
+                    norm.write_chw(&mirror, dst);
+                }
+            }
+            let x = Tensor::from_data(TensorData::new(x, [n, 3, size, size]), &device);
+            values.extend(net.features(x).into_data().iter::<f32>());
+            on_event(&TrainEvent::Features {
+                done: start + n,
+                total,
+            });
+        }
+        Some(FeatureCache {
+            values,
+            channels,
+            crops,
+            mirrored,
+        })
+    }
+
+    /// The features of `ids` as a (B, C) tensor, each mirrored with probability 1/2 when
+    /// the cache holds mirror images.
+    fn rows(&self, ids: &[usize], rng: &mut ChaCha8Rng, device: &Device) -> Tensor<2> {
+        let c = self.channels;
+        let mut out = Vec::with_capacity(ids.len() * c);
+        for &i in ids {
+            let row = if self.mirrored && rng.random_bool(0.5) {
+                self.crops + i
+            } else {
+                i
+            };
+            out.extend_from_slice(&self.values[row * c..(row + 1) * c]);
+        }
+        Tensor::from_data(TensorData::new(out, [ids.len(), c]), device)
+    }
+}
+
+impl FeatureCache {
+    /// Unit embeddings of every cached crop by `net`'s dense block (flip-averaged when
+    /// mirror images are cached), flat row-major.
+    fn embeddings(&self, net: &EmbeddingNet, device: &Device) -> Vec<f32> {
+        let device = device.clone().without_autodiff();
+        let net = net.valid();
+        let c = self.channels;
+        let part = |rows: std::ops::Range<usize>| {
+            let n = rows.len();
+            let x = self.values[rows.start * c..rows.end * c].to_vec();
+            net.dense(Tensor::from_data(TensorData::new(x, [n, c]), &device))
+        };
+        let mut e = part(0..self.crops);
+        if self.mirrored {
+            e = super::l2_normalise(e + part(self.crops..2 * self.crops));
+        }
+        e.into_data().iter::<f32>().collect()
+    }
+}
+
+/// Mirrors a square HWC RGB crop left-right.
+fn mirror_hwc(src: &[u8], size: usize, dst: &mut [u8]) {
+    for (s, d) in src
+        .chunks_exact(3 * size)
+        .zip(dst.chunks_exact_mut(3 * size))
+    {
+        for x in 0..size {
+            d[3 * x..3 * x + 3].copy_from_slice(&s[3 * (size - 1 - x)..3 * (size - x)]);
+        }
+    }
+}
+
 /// Loss, active fraction and triplet count of one step, with the graph for backward.
+#[allow(clippy::too_many_arguments)]
 fn step_loss(
     net: &EmbeddingNet,
     cfg: &TrainConfig,
     data: &TrainData,
     plan: &BatchPlan,
     frozen: bool,
+    cache: Option<&FeatureCache>,
     rng: &mut ChaCha8Rng,
     device: &Device,
 ) -> (Tensor<1>, Tensor<1>, usize, usize) {
     let norm = cfg.backbone.normalisation();
     let size = data.crop_size();
-    let embed = |x: Tensor<4>| {
-        if frozen {
-            net.forward_frozen(x)
-        } else {
-            net.forward(x)
+    let mut embed = |ids: &[usize]| match cache.filter(|_| frozen) {
+        Some(c) => net.dense(c.rows(ids, rng, device)),
+        None => {
+            let crops = ids.iter().map(|&i| crop_bytes(data, i));
+            let x = to_tensor(crops, size, &cfg.augment, &norm, rng, device);
+            if frozen {
+                net.forward_frozen(x)
+            } else {
+                net.forward(x)
+            }
         }
     };
     match (data, plan) {
-        (TrainData::Triplets(t), BatchPlan::Triplets(rows)) => {
+        (TrainData::Triplets(_), BatchPlan::Triplets(rows)) => {
             let [a, p, n] = [0, 1, 2].map(|k| {
-                let crops = rows.iter().map(|&r| t.crop_bytes(r, k));
-                embed(to_tensor(crops, size, &cfg.augment, &norm, rng, device))
+                let ids: Vec<usize> = rows.iter().map(|&r| 3 * r + k).collect();
+                embed(&ids)
             });
             let (loss, active) = triplet_loss(a, p, n, cfg.margin);
             (loss, active, rows.len(), 3 * rows.len())
         }
-        (TrainData::Identities(pool), BatchPlan::Mined { crops, labels }) => {
-            let bytes = crops.iter().map(|&c| pool.crops[c].as_raw().as_slice());
-            let e = embed(to_tensor(bytes, size, &cfg.augment, &norm, rng, device));
+        (TrainData::Identities(_), BatchPlan::Mined { crops, labels }) => {
+            let e = embed(crops);
             let values: Vec<f32> = e.clone().inner().into_data().iter::<f32>().collect();
             let triplets =
                 mining::semi_hard(labels, &mining::squared_distances(&values, EMBEDDING_DIM));
@@ -549,6 +707,36 @@ pub fn train(
         })
         .collect();
     let mut done = first;
+    // A run whose backbone never unfreezes embeds each crop once, up front.
+    // So are the validation crops (embedded as verification will: flip-averaged or not).
+    let (mut cache, mut val_cache) = (None, None);
+    if cfg.freeze_backbone_epochs >= cfg.epochs && first < total {
+        let size = data.crop_size();
+        let (n, flip) = (crop_count(data), cfg.augment.flip);
+        cache = FeatureCache::compute(
+            &net,
+            |i| crop_bytes(data, i),
+            n,
+            size,
+            flip,
+            &device,
+            control,
+            &mut on_event,
+        );
+        if let Some(v) = validation.filter(|v| !v.is_empty() && v.crop_size() == size) {
+            val_cache = FeatureCache::compute(
+                &net,
+                |i| v.crop_bytes(i),
+                v.len_crops(),
+                size,
+                cfg.flip_average,
+                &device,
+                control,
+                &mut on_event,
+            );
+        }
+        stopped = control.stop.load(Ordering::Relaxed);
+    }
     let save_checkpoint = |net: &EmbeddingNet,
                            optim: &burn::optim::ModuleOptimizer,
                            done: usize,
@@ -566,7 +754,7 @@ pub fn train(
         };
         Ok(Some(checkpoint::save(dir, net, optim.to_record(), &state)?))
     };
-    while done < total {
+    while done < total && !stopped {
         if control.stop.load(Ordering::Relaxed) {
             stopped = true;
             break;
@@ -580,8 +768,16 @@ pub fn train(
         let frozen = epoch <= cfg.freeze_backbone_epochs;
         let plan = batch_for_step(&cfg, data, done);
         let mut rng = rng_for(cfg.seed, AUGMENT_STREAM, done);
-        let (loss, active, triplets, images) =
-            step_loss(&net, &cfg, data, &plan, frozen, &mut rng, &device);
+        let (loss, active, triplets, images) = step_loss(
+            &net,
+            &cfg,
+            data,
+            &plan,
+            frozen,
+            cache.as_ref(),
+            &mut rng,
+            &device,
+        );
         let value: f32 = loss.clone().into_scalar();
         if !value.is_finite() {
             return Err(TrainError::NotFinite {
@@ -622,7 +818,10 @@ pub fn train(
         }
         let periodic = cfg.validate_every > 0 && done % cfg.validate_every == 0;
         if let Some(val) = validation.filter(|v| !v.is_empty() && (epoch_end || periodic)) {
-            let v = val.evaluate(&net, &device);
+            let v = match &val_cache {
+                Some(c) => val.score(&c.embeddings(&net, &device)),
+                None => val.evaluate(&net, cfg.flip_average, &device),
+            };
             let event = TrainEvent::Validation {
                 epoch,
                 step: done,
@@ -675,6 +874,9 @@ pub struct ModelMeta {
     pub validation: Option<Validation>,
     /// The verification threshold (cosine similarity), once one has been chosen.
     pub threshold: Option<f32>,
+    /// Average each face's embedding with its mirror image's (see [`TrainConfig`]).
+    #[serde(default)]
+    pub flip_average: bool,
 }
 
 impl ModelMeta {
@@ -693,6 +895,7 @@ impl ModelMeta {
             steps: summary.steps,
             validation: summary.validation,
             threshold: summary.validation.map(|v| v.threshold),
+            flip_average: cfg.flip_average,
         }
     }
 }

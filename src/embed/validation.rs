@@ -12,7 +12,7 @@ use burn::tensor::Device;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
-use super::{EmbeddingNet, crops_to_tensor};
+use super::EmbeddingNet;
 use crate::Dataset;
 use crate::detect::Detector;
 use crate::metrics::{self, Scored};
@@ -57,6 +57,24 @@ impl ValidationSet {
         cancel: &AtomicBool,
         on_image: impl FnMut(usize, usize),
     ) -> Result<ValidationSet, TripletError> {
+        Self::from_pair_list_fold(
+            dataset, list, None, per_class, cache, detector, cancel, on_image,
+        )
+    }
+
+    /// Like [`from_pair_list`](Self::from_pair_list), with the pairs of one (0-based) fold
+    /// of the list only when `fold` is set.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_pair_list_fold(
+        dataset: &Dataset,
+        list: &str,
+        fold: Option<usize>,
+        per_class: usize,
+        cache: &mut CropCache,
+        detector: &Detector,
+        cancel: &AtomicBool,
+        on_image: impl FnMut(usize, usize),
+    ) -> Result<ValidationSet, TripletError> {
         let entry = dataset.pair_list(list).ok_or_else(|| {
             TripletError::TooFew(format!(
                 "the dataset at {} has no {list} pair list for validation",
@@ -66,7 +84,12 @@ impl ValidationSet {
         let mut chosen = Vec::new();
         let mut people = BTreeSet::new();
         let (mut matched, mut mismatched) = (0, 0);
-        for pair in &entry.list.pairs {
+        for pair in entry
+            .list
+            .pairs
+            .iter()
+            .filter(|p| fold.is_none_or(|f| p.fold == f))
+        {
             let same = pair.is_match();
             let count = if same { &mut matched } else { &mut mismatched };
             if *count >= per_class {
@@ -94,7 +117,10 @@ impl ValidationSet {
             .collect();
         let crops = order.iter().map(|s| made[s].clone()).collect();
         Ok(ValidationSet {
-            name: format!("{list}: {matched} matched + {mismatched} mismatched pairs"),
+            name: format!(
+                "{list}{}: {matched} matched + {mismatched} mismatched pairs",
+                fold.map_or(String::new(), |f| format!(" fold {}", f + 1))
+            ),
             crops,
             pairs,
             fallbacks: fallbacks.len(),
@@ -110,17 +136,39 @@ impl ValidationSet {
         self.pairs.is_empty()
     }
 
-    /// Best-threshold accuracy of `net` (run in inference mode) on the pairs.
-    pub fn evaluate(&self, net: &EmbeddingNet, device: &Device) -> Validation {
+    /// Best-threshold accuracy of `net` (run in inference mode) on the pairs, embedding as
+    /// verification will (with or without flip averaging).
+    pub fn evaluate(&self, net: &EmbeddingNet, flip_average: bool, device: &Device) -> Validation {
         let net = net.valid();
         let device = device.clone().without_autodiff();
         let norm = net.kind().normalisation();
-        let mut embeddings: Vec<f32> = Vec::with_capacity(self.crops.len() * super::EMBEDDING_DIM);
-        for chunk in self.crops.chunks(64) {
-            let refs: Vec<&RgbImage> = chunk.iter().collect();
-            let e = net.forward(crops_to_tensor(&refs, &norm, &device));
-            embeddings.extend(e.into_data().iter::<f32>());
-        }
+        let refs: Vec<&RgbImage> = self.crops.iter().collect();
+        self.score(&super::embed_crops(
+            &net,
+            &refs,
+            &norm,
+            flip_average,
+            &device,
+        ))
+    }
+
+    /// Side of the crops (0 when empty).
+    pub fn crop_size(&self) -> usize {
+        self.crops.first().map_or(0, |c| c.width() as usize)
+    }
+
+    /// Number of crops (unique images of the pairs).
+    pub fn len_crops(&self) -> usize {
+        self.crops.len()
+    }
+
+    /// Crop `i` as HWC RGB bytes.
+    pub fn crop_bytes(&self, i: usize) -> &[u8] {
+        self.crops[i].as_raw()
+    }
+
+    /// Best-threshold accuracy of unit embeddings of the crops (flat, row-major).
+    pub fn score(&self, embeddings: &[f32]) -> Validation {
         let dim = super::EMBEDDING_DIM;
         let row = |i: usize| &embeddings[i * dim..(i + 1) * dim];
         let scored: Vec<Scored> = self
