@@ -199,8 +199,10 @@ fn the_default_model_tells_unseen_people_apart() {
     let cases = [
         (img("Alvaro_Uribe", 1), img("Alvaro_Uribe", 2), true),
         (img("Abdullah_Gul", 1), img("Abdullah_Gul", 5), true),
-        (img("Alvaro_Uribe", 1), img("Adrien_Brody", 1), false),
+        (img("Adrien_Brody", 1), img("Adrien_Brody", 2), true),
+        (img("Alvaro_Uribe", 2), img("Alan_Greenspan", 1), false),
         (img("Abdullah_Gul", 1), img("Alan_Greenspan", 1), false),
+        (img("Abdullah_Gul", 5), img("Adrien_Brody", 1), false),
     ];
     for (a, b, same) in &cases {
         let out = json(&run(&["compare", a, b, "--json"]));

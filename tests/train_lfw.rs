@@ -49,8 +49,12 @@ fn small_cnn_learns_on_real_lfw_crops() {
     // Untrained networks of the same architecture, for what "chance" looks like here.
     let untrained = (0..3)
         .map(|_| {
-            val.evaluate(&EmbeddingNet::new(BackboneKind::SmallCnn, &device), &device)
-                .accuracy
+            val.evaluate(
+                &EmbeddingNet::new(BackboneKind::SmallCnn, &device),
+                false,
+                &device,
+            )
+            .accuracy
         })
         .fold(0f64, f64::max);
 

@@ -328,6 +328,13 @@ pub fn run(args: TrainArgs, request: BackendRequest) -> anyhow::Result<ExitCode>
             Some(v) => eprintln!("validation: {}", v.name),
             None => eprintln!("validation: none (no dataset with {} given)", args.val_list),
         }
+        if cfg.freeze_backbone_epochs >= cfg.epochs
+            && (cfg.augment.jitter > 0 || cfg.augment.colour > 0.0)
+        {
+            eprintln!(
+                "note: the backbone stays frozen, so each crop's features are computed once; only flip augmentation applies"
+            );
+        }
     }
     let bar = if quiet {
         ProgressBar::hidden()

@@ -170,16 +170,11 @@ impl DlibResNet {
             let shift = take(&format!("{prefix}/scale/biases"), &[c_out])?;
             // TF's [kh, kw, in, out] -> Burn's [out, in, kh, kw], scale folded in.
             let mut w = vec![0f32; filters.len()];
-            for y in 0..kh {
-                for x in 0..kw {
-                    for i in 0..c_in {
-                        for o in 0..c_out {
-                            let src = ((y * kw + x) * c_in + i) * c_out + o;
-                            let dst = ((o * c_in + i) * kh + y) * kw + x;
-                            w[dst] = filters[src] * scale[o];
-                        }
-                    }
-                }
+            for (src, value) in filters.iter().enumerate() {
+                let (o, rest) = (src % c_out, src / c_out);
+                let (i, rest) = (rest % c_in, rest / c_in);
+                let (x, y) = (rest % kw, rest / kw);
+                w[((o * c_in + i) * kh + y) * kw + x] = value * scale[o];
             }
             let b: Vec<f32> = (0..c_out).map(|o| bias[o] * scale[o] + shift[o]).collect();
             let mut layer = cfg.init(device);
@@ -235,8 +230,11 @@ struct Quantization {
     min: Option<f32>,
 }
 
-/// Every tensor of a TF.js weights manifest, dequantised: name -> (shape, values).
-fn read_face_api(manifest: &Path) -> Result<HashMap<String, (Vec<usize>, Vec<f32>)>, String> {
+/// Tensors by name: (shape, values).
+type Tensors = HashMap<String, (Vec<usize>, Vec<f32>)>;
+
+/// Every tensor of a TF.js weights manifest, dequantised.
+fn read_face_api(manifest: &Path) -> Result<Tensors, String> {
     let err = |e: &dyn std::fmt::Display| format!("{}: {e}", manifest.display());
     let groups: Vec<ManifestGroup> =
         serde_json::from_slice(&std::fs::read(manifest).map_err(|e| err(&e))?)
