@@ -612,6 +612,12 @@ impl TrainingPanel {
                     Augment::NONE
                 };
             }
+            if cfg.backbone.has_last_stage() {
+                ui.checkbox(&mut cfg.train_last_stage, "train its last stage while frozen")
+                    .on_hover_text("The frozen epochs still fine-tune the backbone's last stage");
+            } else {
+                cfg.train_last_stage = false;
+            }
             ui.checkbox(&mut cfg.flip_average, "flip-average embeddings")
                 .on_hover_text(
                     "Embed each face with its mirror image too and average (validation and the saved model)",

@@ -98,6 +98,10 @@ pub struct TrainArgs {
     /// validation and in the saved model): twice the compute, usually a little more accurate.
     #[arg(long)]
     pub flip_average: bool,
+    /// While the backbone is frozen, still train its last stage (dlib-resnet: the last
+    /// downsampling unit and the descriptor layer).
+    #[arg(long)]
+    pub train_last_stage: bool,
     /// Validate every N steps as well as after each epoch.
     #[arg(long, default_value_t = 0)]
     pub validate_every: usize,
@@ -166,6 +170,7 @@ impl TrainArgs {
             validate_every: self.validate_every,
             seed: self.seed,
             flip_average: self.flip_average,
+            train_last_stage: self.train_last_stage,
         }
     }
 }

@@ -141,8 +141,24 @@ impl DlibResNet {
 
     /// (N, 3, 150, 150) crops normalised as dlib does -> (N, 128, 1, 1) descriptors.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.forward_tail(self.forward_trunk(x))
+    }
+
+    /// Everything before the last stage: (N, 3, 150, 150) -> (N, 256, 4, 4).
+    pub fn forward_trunk(&self, x: Tensor<4>) -> Tensor<4> {
         let x = self.pool.forward(relu(self.stem.forward(x)));
-        let x = self.blocks.iter().fold(x, |x, b| b.forward(x));
+        let (_, trunk) = self.blocks.split_last().expect("the network has blocks");
+        trunk.iter().fold(x, |x, b| b.forward(x))
+    }
+
+    /// The last stage (the last downsampling unit, pooling and the 256 -> 128 layer):
+    /// trunk output -> (N, 128, 1, 1) descriptors.
+    pub fn forward_tail(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = self
+            .blocks
+            .last()
+            .expect("the network has blocks")
+            .forward(x);
         let [n, c, _, _] = x.dims();
         let pooled = x.mean_dim(3).mean_dim(2).reshape([n, c]);
         self.fc.forward(pooled).reshape([n, Self::CHANNELS, 1, 1])

@@ -110,6 +110,12 @@ impl BackboneKind {
         self == BackboneKind::DlibResnet
     }
 
+    /// Whether the backbone's last stage can be fine-tuned on its own (the rest frozen):
+    /// dlib's last downsampling unit and descriptor layer.
+    pub fn has_last_stage(self) -> bool {
+        self == BackboneKind::DlibResnet
+    }
+
     /// The crops the backbone expects: dlib's 150 px chips aligned on its template for the
     /// face ResNet, the app's default crop for the others.
     pub fn crop(self) -> crate::crop::CropConfig {
@@ -229,6 +235,23 @@ impl Backbone {
         }
     }
 
+    /// Everything but the last stage (see [`BackboneKind::has_last_stage`]); the whole
+    /// backbone for the others.
+    pub fn forward_trunk(&self, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            Backbone::DlibResNet(m) => m.forward_trunk(x),
+            other => other.forward(x),
+        }
+    }
+
+    /// The last stage on the trunk's output (identity for backbones without one).
+    pub fn forward_tail(&self, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            Backbone::DlibResNet(m) => m.forward_tail(x),
+            _ => x,
+        }
+    }
+
     /// (N, 3, S, S) normalised crops -> (N, C, h, w) feature maps.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         match self {
@@ -298,6 +321,19 @@ impl EmbeddingNet {
         self.pool
             .forward(self.backbone.forward(x))
             .flatten::<2>(1, 3)
+    }
+
+    /// Like [`forward_frozen`](Self::forward_frozen), but the backbone's last stage learns
+    /// too: only its trunk is a fixed feature extractor.
+    pub fn forward_frozen_trunk(&self, x: Tensor<4>) -> Tensor<2> {
+        let autodiff = x.is_autodiff();
+        let trunk = self.backbone.valid().forward_trunk(x.inner());
+        self.from_trunk(if autodiff { trunk.autodiff() } else { trunk })
+    }
+
+    /// The last stage, pooling and the dense block on the trunk's output.
+    pub fn from_trunk(&self, trunk: Tensor<4>) -> Tensor<2> {
+        self.head(self.backbone.forward_tail(trunk))
     }
 
     fn head(&self, features: Tensor<4>) -> Tensor<2> {

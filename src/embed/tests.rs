@@ -255,12 +255,22 @@ fn small_cnn_learns_on_real_face_crops() {
 
 /// Every float tensor of `net` whose name starts with `prefix`, flattened, in name order.
 fn params_under(net: &EmbeddingNet, prefix: &str) -> Vec<f32> {
+    params_where(net, |name| name.starts_with(prefix))
+}
+
+/// The f32 parameters whose names contain `part`.
+fn params_containing(net: &EmbeddingNet, part: &str) -> Vec<f32> {
+    params_where(net, |name| name.contains(part))
+}
+
+/// The f32 parameters whose names `keep` accepts, in name order, flattened.
+fn params_where(net: &EmbeddingNet, keep: impl Fn(&str) -> bool) -> Vec<f32> {
     use burn::store::ModuleSnapshot;
     let mut tensors = net.collect(None, None, false);
     tensors.sort_by(|a, b| a.name.cmp(&b.name));
     tensors
         .iter()
-        .filter(|t| t.name.starts_with(prefix) && t.dtype == burn::tensor::DType::F32)
+        .filter(|t| keep(&t.name) && t.dtype == burn::tensor::DType::F32)
         .flat_map(|t| {
             let bytes = t.to_bytes().unwrap();
             bytes
@@ -269,6 +279,61 @@ fn params_under(net: &EmbeddingNet, prefix: &str) -> Vec<f32> {
                 .collect::<Vec<_>>()
         })
         .collect()
+}
+
+/// With `train_last_stage`, a frozen dlib backbone still learns its last stage (trained on
+/// cached trunk maps); the rest of the backbone stays as it was.
+#[test]
+fn the_last_stage_of_a_frozen_backbone_can_learn() {
+    let data = sample_data(4, 2, 150);
+    let cfg = TrainConfig {
+        backbone: BackboneKind::DlibResnet,
+        epochs: 1,
+        batch_size: 2,
+        freeze_backbone_epochs: 1,
+        train_last_stage: true,
+        augment: augment::Augment::NONE,
+        checkpoint_every: 0,
+        ..TrainConfig::default()
+    };
+    let device = Device::flex();
+    let (backbone, _) =
+        pretrained::backbone(BackboneKind::DlibResnet, &Default::default(), &device).unwrap();
+    let before = EmbeddingNet::with_backbone(backbone, &device);
+    let (after, _) = train(
+        job(&data, cfg.clone()),
+        &device,
+        &Control::default(),
+        |_| {},
+    )
+    .unwrap();
+    for trunk in ["stem", "blocks.0.", "blocks.12."] {
+        let p = params_containing(&before, trunk);
+        assert!(!p.is_empty(), "{trunk}");
+        assert_eq!(params_containing(&after, trunk), p, "{trunk} changed");
+    }
+    for tail in ["blocks.13.", "fc."] {
+        assert_ne!(
+            params_containing(&after, tail),
+            params_containing(&before, tail),
+            "{tail}"
+        );
+    }
+    // Only a backbone with a last stage accepts the setting.
+    let cfg = TrainConfig {
+        backbone: BackboneKind::SmallCnn,
+        ..cfg
+    };
+    let e = train(
+        job(&sample_data(4, 2, 48), cfg),
+        &device,
+        &Control::default(),
+        |_| {},
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("last stage"), "{e}");
 }
 
 fn params(net: &EmbeddingNet) -> Vec<f32> {

@@ -76,6 +76,10 @@ pub struct TrainConfig {
     /// validation and in the saved model's verification.
     #[serde(default)]
     pub flip_average: bool,
+    /// While the backbone is frozen, still train its last stage (backbones that have one:
+    /// [`BackboneKind::has_last_stage`]).
+    #[serde(default)]
+    pub train_last_stage: bool,
 }
 
 impl Default for TrainConfig {
@@ -96,6 +100,7 @@ impl Default for TrainConfig {
             validate_every: 0,
             seed: 0,
             flip_average: false,
+            train_last_stage: false,
         }
     }
 }
@@ -137,6 +142,12 @@ impl TrainConfig {
             return bad(format!(
                 "learning rate {} must be positive",
                 self.learning_rate
+            ));
+        }
+        if self.train_last_stage && !self.backbone.has_last_stage() {
+            return bad(format!(
+                "{} has no separately trainable last stage",
+                self.backbone
             ));
         }
         let min = self.backbone.min_input();
@@ -436,9 +447,12 @@ fn crop_count(data: &TrainData) -> usize {
 /// runs the dense block, which makes head training on a large backbone a matter of
 /// minutes. Crop jitter and colour augmentation cannot apply to fixed features.
 struct FeatureCache {
-    /// (crops [+ mirrored crops]) x channels, row-major.
+    /// (crops [+ mirrored crops]) x `dim`, row-major.
     values: Vec<f32>,
-    channels: usize,
+    /// Per crop: pooled features (C), or the trunk's maps (C, h, w) when the backbone's
+    /// last stage trains.
+    shape: Vec<usize>,
+    dim: usize,
     crops: usize,
     mirrored: bool,
 }
@@ -449,6 +463,7 @@ impl FeatureCache {
     #[allow(clippy::too_many_arguments)]
     fn compute<'c>(
         net: &EmbeddingNet,
+        trunk: bool,
         crop: impl Fn(usize) -> &'c [u8],
         crops: usize,
         size: usize,
@@ -462,8 +477,8 @@ impl FeatureCache {
         let net = net.valid();
         let norm = net.kind().normalisation();
         let total = if mirrored { 2 * crops } else { crops };
-        let channels = net.kind().channels();
-        let mut values = Vec::with_capacity(total * channels);
+        let mut values = Vec::new();
+        let mut shape = Vec::new();
         let mut mirror = Vec::new();
         for start in (0..total).step_by(BATCH) {
             if control.stop.load(Ordering::Relaxed) {
@@ -483,7 +498,16 @@ impl FeatureCache {
                 }
             }
             let x = Tensor::from_data(TensorData::new(x, [n, 3, size, size]), &device);
-            values.extend(net.features(x).into_data().iter::<f32>());
+            let f = if trunk {
+                let t = net.backbone.forward_trunk(x);
+                shape = t.dims()[1..].to_vec();
+                t.into_data()
+            } else {
+                let f = net.features(x);
+                shape = f.dims()[1..].to_vec();
+                f.into_data()
+            };
+            values.extend(f.iter::<f32>());
             on_event(&TrainEvent::Features {
                 done: start + n,
                 total,
@@ -491,7 +515,8 @@ impl FeatureCache {
         }
         Some(FeatureCache {
             values,
-            channels,
+            dim: shape.iter().product(),
+            shape,
             crops,
             mirrored,
         })
@@ -499,18 +524,39 @@ impl FeatureCache {
 
     /// The features of `ids` as a (B, C) tensor, each mirrored with probability 1/2 when
     /// the cache holds mirror images.
-    fn rows(&self, ids: &[usize], rng: &mut ChaCha8Rng, device: &Device) -> Tensor<2> {
-        let c = self.channels;
-        let mut out = Vec::with_capacity(ids.len() * c);
+    fn rows(
+        &self,
+        net: &EmbeddingNet,
+        ids: &[usize],
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Tensor<2> {
+        let d = self.dim;
+        let mut out = Vec::with_capacity(ids.len() * d);
         for &i in ids {
             let row = if self.mirrored && rng.random_bool(0.5) {
                 self.crops + i
             } else {
                 i
             };
-            out.extend_from_slice(&self.values[row * c..(row + 1) * c]);
+            out.extend_from_slice(&self.values[row * d..(row + 1) * d]);
         }
-        Tensor::from_data(TensorData::new(out, [ids.len(), c]), device)
+        self.embed(net, out, ids.len(), device)
+    }
+
+    /// The embeddings of `n` cached rows (flat): the dense block on pooled features, or the
+    /// last stage and the dense block on trunk maps.
+    fn embed(&self, net: &EmbeddingNet, rows: Vec<f32>, n: usize, device: &Device) -> Tensor<2> {
+        match self.shape[..] {
+            [c, h, w] => net.from_trunk(Tensor::from_data(
+                TensorData::new(rows, [n, c, h, w]),
+                device,
+            )),
+            _ => net.dense(Tensor::from_data(
+                TensorData::new(rows, [n, self.dim]),
+                device,
+            )),
+        }
     }
 }
 
@@ -520,11 +566,11 @@ impl FeatureCache {
     fn embeddings(&self, net: &EmbeddingNet, device: &Device) -> Vec<f32> {
         let device = device.clone().without_autodiff();
         let net = net.valid();
-        let c = self.channels;
+        let d = self.dim;
         let part = |rows: std::ops::Range<usize>| {
             let n = rows.len();
-            let x = self.values[rows.start * c..rows.end * c].to_vec();
-            net.dense(Tensor::from_data(TensorData::new(x, [n, c]), &device))
+            let x = self.values[rows.start * d..rows.end * d].to_vec();
+            self.embed(&net, x, n, &device)
         };
         let mut e = part(0..self.crops);
         if self.mirrored {
@@ -561,14 +607,14 @@ fn step_loss(
     let norm = cfg.backbone.normalisation();
     let size = data.crop_size();
     let mut embed = |ids: &[usize]| match cache.filter(|_| frozen) {
-        Some(c) => net.dense(c.rows(ids, rng, device)),
+        Some(c) => c.rows(net, ids, rng, device),
         None => {
             let crops = ids.iter().map(|&i| crop_bytes(data, i));
             let x = to_tensor(crops, size, &cfg.augment, &norm, rng, device);
-            if frozen {
-                net.forward_frozen(x)
-            } else {
-                net.forward(x)
+            match (frozen, cfg.train_last_stage) {
+                (true, true) => net.forward_frozen_trunk(x),
+                (true, false) => net.forward_frozen(x),
+                (false, _) => net.forward(x),
             }
         }
     };
@@ -715,6 +761,7 @@ pub fn train(
         let (n, flip) = (crop_count(data), cfg.augment.flip);
         cache = FeatureCache::compute(
             &net,
+            cfg.train_last_stage,
             |i| crop_bytes(data, i),
             n,
             size,
@@ -726,6 +773,7 @@ pub fn train(
         if let Some(v) = validation.filter(|v| !v.is_empty() && v.crop_size() == size) {
             val_cache = FeatureCache::compute(
                 &net,
+                cfg.train_last_stage,
                 |i| v.crop_bytes(i),
                 v.len_crops(),
                 size,
