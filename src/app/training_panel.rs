@@ -545,6 +545,7 @@ impl TrainingPanel {
         });
         ui.horizontal_wrapped(|ui| {
             ui.label("Backbone");
+            let before = cfg.backbone;
             egui::ComboBox::from_id_salt("backbone")
                 .selected_text(cfg.backbone.name())
                 .show_ui(ui, |ui| {
@@ -552,13 +553,24 @@ impl TrainingPanel {
                         ui.selectable_value(&mut cfg.backbone, kind, kind.name());
                     }
                 });
+            if cfg.backbone != before && cfg.backbone.residual_head() {
+                // A face-pretrained backbone: the default model's recipe (frozen backbone,
+                // so features are computed once; flip averaging; margin for its scale).
+                cfg.freeze_backbone_epochs = cfg.freeze_backbone_epochs.max(cfg.epochs);
+                cfg.flip_average = true;
+                cfg.margin = 0.2;
+                cfg.learning_rate = 5e-4;
+                cfg.batch_size = 64;
+            }
             let note = match &cfg.init {
                 InitWeights::File(p) => format!("weights: {}", p.display()),
                 InitWeights::Random => "random initialisation".into(),
                 InitWeights::Default => cfg.backbone.weights_note().into(),
             };
             ui.label(note);
-            if ui.button("ImageNet weights file...").clicked() {
+            if cfg.backbone != BackboneKind::DlibResnet
+                && ui.button("ImageNet weights file...").clicked()
+            {
                 self.weights_pick = Some(dialogs::spawn(ui.ctx(), || {
                     rfd::FileDialog::new()
                         .set_title("PyTorch state dict of the backbone")
