@@ -9,6 +9,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use siamese_face::Dataset;
 use siamese_face::backend::{self, BackendRequest};
+use siamese_face::embed::BackboneKind;
 use siamese_face::test_support::lfw_dir;
 
 use super::{SiameseApp, sample_dataset_dir};
@@ -386,6 +387,27 @@ fn triplets_panel_generates_and_previews_triplets() {
     let image = harness.render().expect("the GUI renders on a wgpu adapter");
     assert!(distinct_colours(&image) > 500, "the frame looks blank");
     save(&image, "triplets_panel.png");
+}
+
+/// Choosing dlib's face backbone proposes the default model's recipe: a frozen backbone
+/// for every epoch (features computed once), flip averaging, and its margin.
+#[test]
+fn choosing_the_dlib_backbone_proposes_its_recipe() {
+    let mut harness = harness(sample());
+    harness.run_steps(2);
+    goto(&mut harness, "Training");
+    harness.get_by_value("small-cnn").click();
+    harness.run_steps(2);
+    harness.get_by_label("dlib-resnet").click();
+    harness.run_steps(2);
+    let app = harness.state().as_ref().unwrap();
+    let cfg = app.training.config();
+    assert_eq!(cfg.backbone, BackboneKind::DlibResnet);
+    assert!(cfg.freeze_backbone_epochs >= cfg.epochs);
+    assert!(cfg.flip_average);
+    assert_eq!(cfg.margin, 0.2);
+    harness.get_by_label("train its last stage while frozen");
+    assert!(harness.query_by_label("ImageNet weights file...").is_none());
 }
 
 #[test]

@@ -132,6 +132,11 @@ impl TrainingPanel {
     }
 
     #[cfg(test)]
+    pub fn config(&self) -> &TrainConfig {
+        &self.cfg
+    }
+
+    #[cfg(test)]
     pub fn validations_seen(&self) -> usize {
         self.val_accuracy.len()
     }
