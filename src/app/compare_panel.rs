@@ -486,7 +486,7 @@ impl ComparePanel {
     fn verdict_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             ui.label("threshold (cosine similarity)");
-            ui.add(egui::Slider::new(&mut self.threshold, -1.0..=1.0).fixed_decimals(3));
+            ui.add(egui::Slider::new(&mut self.threshold, -1.0..=1.0).fixed_decimals(4));
             if let Some(m) = &self.model {
                 let stored = m.threshold.unwrap_or(verify::FALLBACK_THRESHOLD);
                 if ui.button(format!("model's ({stored:.3})")).clicked() {

@@ -243,7 +243,7 @@ impl EvaluatePanel {
         let tn = r.scored.iter().filter(|p| !p.same && p.score < t).count();
         ui.horizontal_wrapped(|ui| {
             ui.label("threshold");
-            ui.add(egui::Slider::new(&mut self.threshold, -1.0..=1.0).fixed_decimals(3));
+            ui.add(egui::Slider::new(&mut self.threshold, -1.0..=1.0).fixed_decimals(4));
             ui.strong(format!(
                 "accuracy {:.4}   TPR {:.4}   TNR {:.4}",
                 (tp + tn) as f64 / r.scored.len().max(1) as f64,

@@ -410,6 +410,8 @@ pub fn run(args: TrainArgs, request: BackendRequest) -> anyhow::Result<ExitCode>
     if summary.steps == 0 {
         // An untrained network has seen nobody.
         data_summary.identities.clear();
+        data_summary.source =
+            format!("no training steps: the initial network (prepared on {source})");
     }
     if cfg.mining.is_some() {
         data_summary.crop = crops.as_ref().map(|c| c.cache.settings().crop);

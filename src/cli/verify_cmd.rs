@@ -109,6 +109,10 @@ pub struct EvalArgs {
     /// Threshold for `accuracy` (default: the model's).
     #[arg(long)]
     pub threshold: Option<f32>,
+    /// Store the threshold that is best on these pairs as the model's threshold (in its
+    /// model.json): for choosing it on training pairs, e.g. pairsDevTrain.
+    #[arg(long, conflicts_with_all = ["fold_models", "threshold"])]
+    pub save_threshold: bool,
     /// Per-fold models (`DIR/fold-01` ... one per fold, from `train --view2-fold K`): each
     /// fold's pairs are scored by the model that never saw that fold's people, at that
     /// model's threshold.
@@ -182,6 +186,15 @@ pub fn eval(args: EvalArgs, request: BackendRequest) -> anyhow::Result<ExitCode>
             let threshold = args.threshold.unwrap_or_else(|| verifier.threshold());
             let mut r = evaluate::report(&scores, threshold, args.folds.is_some());
             r.seen_people = evaluate::seen_people(&list, &verifier.meta.data.identities);
+            if args.save_threshold {
+                siamese_face::embed::train::set_threshold(&verifier.dir, r.best_threshold)?;
+                eprintln!(
+                    "stored threshold {:.3} (best on {}) in {}",
+                    r.best_threshold,
+                    list.name,
+                    verifier.dir.join("model.json").display()
+                );
+            }
             r
         }
         Some(dir) => {
