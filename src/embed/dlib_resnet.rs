@@ -60,27 +60,17 @@ impl Residual {
             return relu(y + x);
         }
         let s = self.pool.forward(x);
-        let [_, cy, hy, wy] = y.dims();
-        let [_, cs, hs, ws] = s.dims();
-        let pad = |c: usize, h: usize, w: usize| [(0, c), (0, h), (0, w)];
-        let y = y.pad(
-            pad(
-                cs.saturating_sub(cy),
-                hs.saturating_sub(hy),
-                ws.saturating_sub(wy),
-            ),
-            PadMode::Constant(0.0),
-        );
-        let s = s.pad(
-            pad(
-                cy.saturating_sub(cs),
-                hy.saturating_sub(hs),
-                wy.saturating_sub(ws),
-            ),
-            PadMode::Constant(0.0),
-        );
-        relu(y + s)
+        let (ys, ss) = (y.dims(), s.dims());
+        relu(pad_to(y, ss) + pad_to(s, ys))
     }
+}
+
+/// Zero-pads `t` at the end of its channels, rows and columns up to the sizes of `to`
+/// (dimensions already as large are left as they are).
+fn pad_to(t: Tensor<4>, to: [usize; 4]) -> Tensor<4> {
+    let d = t.dims();
+    let more = |i: usize| (0, to[i].saturating_sub(d[i]));
+    t.pad([more(1), more(2), more(3)], PadMode::Constant(0.0))
 }
 
 #[derive(Module, Debug)]
