@@ -116,6 +116,19 @@ fn compare_eval_and_embed_with_a_trained_model() {
     // --sample keeps the first N matched and N mismatched pairs.
     let r = json(&args(&["--sample", "2"]));
     assert_eq!(r["pairs"], 4);
+    // --save-threshold stores the best threshold on these pairs in model.json; then the
+    // accuracy at the model's threshold is the best one.
+    let o = args(&["--save-threshold"]);
+    let saved = json(&o);
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(Path::new(m).join("model.json")).unwrap()).unwrap();
+    assert!(
+        (meta["threshold"].as_f64().unwrap() - saved["best_threshold"].as_f64().unwrap()).abs()
+            < 1e-6
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("stored threshold"));
+    let r = json(&args(&[]));
+    assert_eq!(r["accuracy"], r["best_accuracy"], "{r}");
     // Folds must match the list's.
     let o = args(&["--folds", "10"]);
     assert!(!o.status.success());
