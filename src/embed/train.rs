@@ -558,9 +558,7 @@ impl FeatureCache {
             )),
         }
     }
-}
 
-impl FeatureCache {
     /// Unit embeddings of every cached crop by `net`'s dense block (flip-averaged when
     /// mirror images are cached), flat row-major.
     fn embeddings(&self, net: &EmbeddingNet, device: &Device) -> Vec<f32> {
@@ -783,7 +781,6 @@ pub fn train(
                 &mut on_event,
             );
         }
-        stopped = control.stop.load(Ordering::Relaxed);
     }
     let save_checkpoint = |net: &EmbeddingNet,
                            optim: &burn::optim::ModuleOptimizer,
@@ -802,7 +799,8 @@ pub fn train(
         };
         Ok(Some(checkpoint::save(dir, net, optim.to_record(), &state)?))
     };
-    while done < total && !stopped {
+    // Stopped while computing features: the loop's first check ends the run.
+    while done < total {
         if control.stop.load(Ordering::Relaxed) {
             stopped = true;
             break;
