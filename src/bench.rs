@@ -141,19 +141,6 @@ pub fn detection(
     })
 }
 
-/// Every image of `dataset` as a path relative to its image root ('/'-separated), in plain
-/// string order: the order `sorted()` gives in Python, which the reference scripts use.
-pub fn sorted_images(dataset: &crate::Dataset) -> Vec<String> {
-    let mut paths: Vec<String> = dataset
-        .people
-        .iter()
-        .flat_map(|p| p.images.iter())
-        .filter_map(|img| dataset.relative(&img.path))
-        .collect();
-    paths.sort();
-    paths
-}
-
 /// `n` images spread evenly over `sorted` (index i * len / n), as the reference script picks.
 pub fn spread_sample(sorted: &[String], n: usize) -> Vec<String> {
     let n = n.min(sorted.len());
@@ -212,6 +199,7 @@ pub fn train_throughput(
         validation: None,
         checkpoints: None,
         resume: None,
+        plan: None,
     };
     let mut timed = Vec::new();
     let mut last = Instant::now();

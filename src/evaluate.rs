@@ -16,15 +16,12 @@ use crate::dataset::PairList;
 use crate::detect::DetectorConfig;
 use crate::embed::EMBEDDING_DIM;
 use crate::metrics::{self, Scored};
-use crate::preprocess::{CropCache, PreprocessError, PreprocessSettings};
-use crate::triplets::{self, TripletError};
+use crate::preprocess::{self, CropCache, PreprocessError, PreprocessSettings};
 use crate::verify::{self, Verifier};
 use crate::{Dataset, imageio};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
-    #[error(transparent)]
-    Crops(#[from] TripletError),
     #[error(transparent)]
     Cache(#[from] PreprocessError),
     #[error("{0}")]
@@ -50,6 +47,9 @@ pub struct Scores {
     pub fallback_crops: Vec<String>,
     /// Pairs skipped because an image named by the list is not in the dataset.
     pub missing_pairs: usize,
+    /// Pairs not scored because an image has no embedding (never a zero vector's score).
+    #[serde(default)]
+    pub unscored_pairs: usize,
 }
 
 impl Scores {
@@ -122,17 +122,9 @@ pub fn score_pairs(
     verifier: &Verifier,
     cache_root: &Path,
     cancel: &AtomicBool,
-    mut on_progress: impl FnMut(usize, usize),
+    on_progress: impl FnMut(usize, usize),
 ) -> Result<Scores, EvalError> {
-    let rel = |r| dataset.resolve(r).and_then(|p| dataset.relative(p));
-    let mut chosen = Vec::new();
-    let mut missing_pairs = 0;
-    for pair in &list.pairs {
-        match (rel(&pair.a), rel(&pair.b)) {
-            (Some(a), Some(b)) => chosen.push((a, b, pair.is_match(), pair.fold)),
-            _ => missing_pairs += 1,
-        }
-    }
+    let (chosen, missing_pairs) = pairs_on_disk(dataset, list);
     if chosen.is_empty() {
         return Err(EvalError::Pairs(format!(
             "none of the {} pairs of {} has both images in {}",
@@ -157,6 +149,70 @@ pub fn score_pairs(
         .collect();
     let mut fallbacks = Vec::new();
     if !todo.is_empty() {
+        let job = EmbedJob {
+            dataset,
+            verifier,
+            cache_root,
+            cancel,
+        };
+        fallbacks = job.embed(&todo, &mut stored, on_progress)?;
+        save_embeddings(&cache_file, &stored);
+    }
+    let (pairs, unscored_pairs) = pair_scores(chosen, &stored.embeddings);
+    Ok(Scores {
+        list: list.name.clone(),
+        pairs,
+        fallback_crops: fallbacks,
+        missing_pairs,
+        unscored_pairs,
+    })
+}
+
+/// The (a, b, same, fold) pairs of `list` whose two images are in `dataset` (paths
+/// relative to its image root), and how many pairs are not.
+fn pairs_on_disk(
+    dataset: &Dataset,
+    list: &PairList,
+) -> (Vec<(String, String, bool, usize)>, usize) {
+    let rel = |r| dataset.resolve(r).and_then(|p| dataset.relative(p));
+    let mut chosen = Vec::new();
+    let mut missing = 0;
+    for pair in &list.pairs {
+        match (rel(&pair.a), rel(&pair.b)) {
+            (Some(a), Some(b)) => chosen.push((a, b, pair.is_match(), pair.fold)),
+            _ => missing += 1,
+        }
+    }
+    (chosen, missing)
+}
+
+/// A cache: failing to write it only costs time next run.
+fn save_embeddings(cache_file: &Path, stored: &EmbeddingCache) {
+    if let Ok(bytes) = serde_json::to_vec(stored) {
+        if let Some(dir) = cache_file.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = imageio::write_atomic(cache_file, &bytes);
+    }
+}
+
+/// Crops and embeds the images of a pair list that have no cached embedding yet.
+struct EmbedJob<'a> {
+    dataset: &'a Dataset,
+    verifier: &'a Verifier,
+    cache_root: &'a Path,
+    cancel: &'a AtomicBool,
+}
+
+impl EmbedJob<'_> {
+    /// Embeds `todo` into `stored`; returns the images centre-cropped for want of a face.
+    fn embed(
+        &self,
+        todo: &BTreeSet<&str>,
+        stored: &mut EmbeddingCache,
+        mut on_progress: impl FnMut(usize, usize),
+    ) -> Result<Vec<String>, EvalError> {
+        let (dataset, verifier, cache_root) = (self.dataset, self.verifier, self.cache_root);
         let settings = settings_for(verifier);
         let mut cache = CropCache::open(
             &CropCache::dir_for(cache_root, dataset, &settings),
@@ -164,15 +220,14 @@ pub fn score_pairs(
             &settings,
         )?;
         let total = todo.len();
-        let (made, fb) = triplets::crop_images(
+        let (made, fb) = preprocess::crop_images(
             dataset,
-            &todo,
+            todo,
             &mut cache,
             verifier.detector(),
-            cancel,
+            self.cancel,
             |d, _| on_progress(d / 2, total),
         )?;
-        fallbacks = fb;
         let order: Vec<&str> = todo.iter().copied().collect();
         let crops: Vec<&RgbImage> = order.iter().map(|k| &made[k]).collect();
         for (i, chunk) in crops.chunks(64).enumerate() {
@@ -182,32 +237,33 @@ pub fn score_pairs(
             }
             on_progress(total / 2 + ((i + 1) * 64).min(total) / 2, total);
         }
-        if let Ok(bytes) = serde_json::to_vec(&stored) {
-            if let Some(dir) = cache_file.parent() {
-                let _ = std::fs::create_dir_all(dir);
-            }
-            // A cache: failing to write it only costs time next run.
-            let _ = imageio::write_atomic(&cache_file, &bytes);
-        }
+        Ok(fb)
     }
-    let zero = vec![0f32; EMBEDDING_DIM];
-    let get = |k: &str| stored.embeddings.get(k).unwrap_or(&zero);
-    let pairs = chosen
+}
+
+/// The cosine similarity of each (a, b, same, fold) pair whose two images both have an
+/// embedding of the model's size, and the number of pairs left out for want of one.
+fn pair_scores(
+    chosen: Vec<(String, String, bool, usize)>,
+    embeddings: &BTreeMap<String, Vec<f32>>,
+) -> (Vec<PairScore>, usize) {
+    let get = |k: &str| embeddings.get(k).filter(|e| e.len() == EMBEDDING_DIM);
+    let total = chosen.len();
+    let pairs: Vec<PairScore> = chosen
         .into_iter()
-        .map(|(a, b, same, fold)| PairScore {
-            similarity: verify::cosine(get(&a), get(&b)),
-            a,
-            b,
-            same,
-            fold,
+        .filter_map(|(a, b, same, fold)| {
+            let similarity = verify::cosine(get(&a)?, get(&b)?);
+            Some(PairScore {
+                similarity,
+                a,
+                b,
+                same,
+                fold,
+            })
         })
         .collect();
-    Ok(Scores {
-        list: list.name.clone(),
-        pairs,
-        fallback_crops: fallbacks,
-        missing_pairs,
-    })
+    let unscored = total - pairs.len();
+    (pairs, unscored)
 }
 
 /// What `siamese-face eval --json` prints.
@@ -228,6 +284,8 @@ pub struct Report {
     pub fold_accuracy_std: Option<f64>,
     pub fallback_crops: usize,
     pub missing_pairs: usize,
+    /// Pairs left out because an image had no embedding.
+    pub unscored_pairs: usize,
     /// People of these pairs that the model trained on (0: a test on unseen people).
     pub seen_people: usize,
 }
@@ -258,6 +316,7 @@ pub fn report_per_fold(folds: &[(Scores, f32)]) -> Report {
             .flat_map(|(s, _)| s.fallback_crops.clone())
             .collect(),
         missing_pairs: folds.iter().map(|(s, _)| s.missing_pairs).sum(),
+        unscored_pairs: folds.iter().map(|(s, _)| s.unscored_pairs).sum(),
     };
     let n = folds.len().max(1) as f32;
     let mut r = report(&all, folds.iter().map(|(_, t)| t).sum::<f32>() / n, false);
@@ -299,6 +358,7 @@ pub fn report(scores: &Scores, threshold: f32, folds: bool) -> Report {
         fold_accuracy_std: std,
         fallback_crops: scores.fallback_crops.len(),
         missing_pairs: scores.missing_pairs,
+        unscored_pairs: scores.unscored_pairs,
         seen_people: 0,
     }
 }
@@ -342,6 +402,7 @@ mod tests {
             ],
             fallback_crops: vec!["x.jpg".into()],
             missing_pairs: 2,
+            unscored_pairs: 0,
         };
         let r = report(&scores, 0.4, true);
         assert_eq!(r.pairs, 6);
@@ -358,6 +419,39 @@ mod tests {
         assert_eq!((r.fallback_crops, r.missing_pairs), (1, 2));
         assert_eq!(misclassified(&scores, 0.4).len(), 2);
         assert!(report(&scores, 0.4, false).fold_accuracy_mean.is_none());
+    }
+
+    #[test]
+    fn a_pair_without_an_embedding_is_counted_not_scored() {
+        let unit = |i: usize| {
+            let mut e = vec![0f32; EMBEDDING_DIM];
+            e[i] = 1.0;
+            e
+        };
+        let embeddings: BTreeMap<String, Vec<f32>> = [
+            ("a".to_string(), unit(0)),
+            ("b".to_string(), unit(0)),
+            ("c".to_string(), unit(1)),
+            // Not a model embedding (a damaged cache entry): as good as missing.
+            ("short".to_string(), vec![1.0; 3]),
+        ]
+        .into();
+        let pair = |a: &str, b: &str, same| (a.to_string(), b.to_string(), same, 0);
+        let (pairs, unscored) = pair_scores(
+            vec![
+                pair("a", "b", true),
+                pair("a", "c", false),
+                pair("a", "gone", true),
+                pair("short", "b", false),
+            ],
+            &embeddings,
+        );
+        assert_eq!(unscored, 2);
+        let scored: Vec<(&str, &str, f32)> = pairs
+            .iter()
+            .map(|p| (p.a.as_str(), p.b.as_str(), p.similarity))
+            .collect();
+        assert_eq!(scored, [("a", "b", 1.0), ("a", "c", 0.0)]);
     }
 
     #[test]
@@ -395,6 +489,7 @@ mod tests {
             pairs,
             fallback_crops: vec![],
             missing_pairs: 0,
+            unscored_pairs: 0,
         };
         // Fold 0 is perfect at 0.5; fold 1 at 0.5 would get 1 of 4 wrong, at 0.75 none.
         let f0 = fold(vec![

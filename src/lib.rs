@@ -13,10 +13,10 @@ pub mod embedded;
 pub mod evaluate;
 pub mod imageio;
 pub mod metrics;
+pub mod model;
 pub mod preprocess;
-#[doc(hidden)]
-pub mod test_support;
 pub mod triplets;
 pub mod verify;
+pub mod workflow;
 
 pub use dataset::{Dataset, Layout};

@@ -2,6 +2,13 @@
 
 mod app;
 mod cli;
+// The GUI tests find LFW as the end-to-end tests do; test-only, not part of any API.
+#[cfg(test)]
+#[path = "../tests/common/lfw.rs"]
+mod test_support;
+// The CLI and the GUI build the same workflow plans (needs both, so it lives at the root).
+#[cfg(test)]
+mod plans_agree;
 
 use clap::Parser;
 

@@ -7,7 +7,7 @@
 //! file's size or modification time changes) saying what happened: cropped (with the face
 //! chosen), no usable face, or an error.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::crop::{self, CropConfig, FacePick};
 use crate::detect::{Detector, DetectorConfig};
-use crate::{Dataset, bench, imageio};
+use crate::{Dataset, imageio};
 
 /// Everything that determines a crop.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
@@ -97,6 +97,10 @@ pub enum PreprocessError {
     BadIndex { path: PathBuf, message: String },
     #[error("invalid crop settings: {0}")]
     InvalidSettings(String),
+    #[error("{image}: {message}")]
+    Image { image: String, message: String },
+    #[error("cancelled")]
+    Cancelled,
 }
 
 /// The crops of one dataset under one set of settings.
@@ -244,6 +248,28 @@ impl CropCache {
         &self.index.records[image].outcome
     }
 
+    /// The images of `dataset` without a record still valid for an unchanged file (with
+    /// their size and modification time), and the counts of those that have one.
+    fn work(&self, dataset: &Dataset) -> (Vec<(String, FileStamp)>, Progress) {
+        let images = dataset.sorted_images();
+        let mut progress = Progress {
+            total: images.len(),
+            ..Default::default()
+        };
+        let mut todo = Vec::new();
+        for rel in &images {
+            let stamp = file_stamp(&dataset.image_root.join(rel));
+            match self.fresh_record(rel, stamp) {
+                Some(r) => {
+                    progress.cached += 1;
+                    progress.count(&r.outcome);
+                }
+                None => todo.push((rel.clone(), stamp.unwrap_or((0, 0)))),
+            }
+        }
+        (todo, progress)
+    }
+
     /// Writes the index atomically.
     pub fn save(&self) -> Result<(), PreprocessError> {
         std::fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
@@ -252,6 +278,53 @@ impl CropCache {
         imageio::write_atomic(&path, &bytes).map_err(io_err(&path))
     }
 }
+
+/// The crop of each of `images` (paths relative to the image root) through `cache`, with a
+/// centre crop for images without a usable face (listed in the second result). The cache's
+/// index is saved at the end, so detections made here are kept.
+pub fn crop_images<'a>(
+    dataset: &Dataset,
+    images: &BTreeSet<&'a str>,
+    cache: &mut CropCache,
+    detector: &Detector,
+    cancel: &AtomicBool,
+    mut on_image: impl FnMut(usize, usize),
+) -> Result<(HashMap<&'a str, RgbImage>, Vec<String>), PreprocessError> {
+    let settings = *cache.settings();
+    let mut made = HashMap::with_capacity(images.len());
+    let mut fallbacks = Vec::new();
+    for (i, &image) in images.iter().enumerate() {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(PreprocessError::Cancelled);
+        }
+        let crop = match cache.ensure(dataset, image, detector) {
+            Outcome::Cropped { .. } => cache.load_crop(image),
+            _ => None,
+        };
+        let crop = match crop {
+            Some(c) => c,
+            None => {
+                let path = dataset.image_root.join(image);
+                let img = imageio::load_rgb(&path).map_err(|e| PreprocessError::Image {
+                    image: image.to_string(),
+                    message: e.to_string(),
+                })?;
+                fallbacks.push(image.to_string());
+                crop::centre_crop(&img, settings.crop.size, settings.crop.margin)
+            }
+        };
+        made.insert(image, crop);
+        on_image(i + 1, images.len());
+    }
+    cache.save().map_err(|e| PreprocessError::Image {
+        image: cache.dir().display().to_string(),
+        message: e.to_string(),
+    })?;
+    Ok((made, fallbacks))
+}
+
+/// A file's size and modification time (seconds), which invalidate its record.
+type FileStamp = (u64, u64);
 
 /// Counts reported while the job runs and at its end.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -375,24 +448,7 @@ pub fn run(
         .validate()
         .map_err(|e| PreprocessError::InvalidSettings(e.to_string()))?;
     std::fs::create_dir_all(&cache.dir).map_err(io_err(&cache.dir))?;
-    let images = bench::sorted_images(dataset);
-    let mut progress = Progress {
-        total: images.len(),
-        ..Default::default()
-    };
-    // Records still valid for an unchanged file are reused; the rest is work.
-    let mut todo = Vec::new();
-    for rel in &images {
-        let stamp = file_stamp(&dataset.image_root.join(rel));
-        match cache.fresh_record(rel, stamp) {
-            Some(r) => {
-                progress.cached += 1;
-                let outcome = r.outcome.clone();
-                progress.count(&outcome);
-            }
-            None => todo.push((rel.clone(), stamp.unwrap_or((0, 0)))),
-        }
-    }
+    let (todo, mut progress) = cache.work(dataset);
     on_progress(&progress);
 
     let workers = std::thread::available_parallelism()

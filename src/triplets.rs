@@ -3,9 +3,9 @@
 //! (N, 3, S, S, 3) uint8 (HWC RGB crops; S = 100 by default) with a JSON sidecar naming
 //! the source images.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use image::RgbImage;
 use ndarray::{Array5, ArrayD, Axis, IxDyn};
@@ -15,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::detect::Detector;
-use crate::preprocess::{CropCache, Outcome};
+use crate::preprocess::{self, CropCache, PreprocessError, PreprocessSettings};
 use crate::{Dataset, imageio};
 
 /// The seed's triplet count.
@@ -37,8 +37,8 @@ pub enum TripletError {
     Npy { path: PathBuf, message: String },
     #[error("{image}: {message}")]
     Image { image: String, message: String },
-    #[error("cancelled")]
-    Cancelled,
+    #[error(transparent)]
+    Crops(#[from] PreprocessError),
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
@@ -109,56 +109,13 @@ pub fn crops(
         .iter()
         .flat_map(|s| [s.anchor.as_str(), s.positive.as_str(), s.negative.as_str()])
         .collect();
-    let (made, fallbacks) = crop_images(dataset, &unique, cache, detector, cancel, on_image)?;
+    let (made, fallbacks) =
+        preprocess::crop_images(dataset, &unique, cache, detector, cancel, on_image)?;
     let stacked: Vec<[RgbImage; 3]> = sources
         .iter()
         .map(|s| [&s.anchor, &s.positive, &s.negative].map(|p| made[p.as_str()].clone()))
         .collect();
     Ok((TripletArray::from_crops(&stacked, size), fallbacks))
-}
-
-/// The crop of each of `images` (paths relative to the image root) through `cache`, with a
-/// centre crop for images without a usable face (listed in the second result). The cache's
-/// index is saved at the end, so detections made here are kept.
-pub fn crop_images<'a>(
-    dataset: &Dataset,
-    images: &BTreeSet<&'a str>,
-    cache: &mut CropCache,
-    detector: &Detector,
-    cancel: &AtomicBool,
-    mut on_image: impl FnMut(usize, usize),
-) -> Result<(HashMap<&'a str, RgbImage>, Vec<String>), TripletError> {
-    let settings = *cache.settings();
-    let mut made = HashMap::with_capacity(images.len());
-    let mut fallbacks = Vec::new();
-    for (i, &image) in images.iter().enumerate() {
-        if cancel.load(Ordering::Relaxed) {
-            return Err(TripletError::Cancelled);
-        }
-        let crop = match cache.ensure(dataset, image, detector) {
-            Outcome::Cropped { .. } => cache.load_crop(image),
-            _ => None,
-        };
-        let crop = match crop {
-            Some(c) => c,
-            None => {
-                let path = dataset.image_root.join(image);
-                let img = imageio::load_rgb(&path).map_err(|e| TripletError::Image {
-                    image: image.to_string(),
-                    message: e.to_string(),
-                })?;
-                fallbacks.push(image.to_string());
-                crate::crop::centre_crop(&img, settings.crop.size, settings.crop.margin)
-            }
-        };
-        made.insert(image, crop);
-        on_image(i + 1, images.len());
-    }
-    cache.save().map_err(|e| TripletError::Image {
-        image: cache.dir().display().to_string(),
-        message: e.to_string(),
-    })?;
-    Ok((made, fallbacks))
 }
 
 /// The JSON sidecar written next to a triplet `.npy` (same name, `.json`).
@@ -167,11 +124,20 @@ pub struct Sidecar {
     /// Dataset folder the images came from.
     pub dataset: PathBuf,
     pub seed: u64,
-    /// How the crops were made (a `PreprocessSettings` key, or "centre crop").
-    pub crops: String,
+    /// How the crops were cut.
+    pub crops: RecordedCrops,
     /// Images whose crop fell back to the centre of the image (no usable face).
     pub fallback_crops: Vec<String>,
     pub triplets: Vec<TripletSource>,
+}
+
+/// A sidecar's crop settings: typed since this version; older sidecars hold a folder key
+/// in words, which is read but cannot be trusted to rebuild the settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RecordedCrops {
+    Settings(PreprocessSettings),
+    Described(String),
 }
 
 pub fn sidecar_path(npy: &Path) -> PathBuf {
@@ -179,6 +145,14 @@ pub fn sidecar_path(npy: &Path) -> PathBuf {
 }
 
 impl Sidecar {
+    /// The settings the crops were cut with, when the sidecar records them.
+    pub fn settings(&self) -> Option<PreprocessSettings> {
+        match self.crops {
+            RecordedCrops::Settings(s) => Some(s),
+            RecordedCrops::Described(_) => None,
+        }
+    }
+
     pub fn save(&self, npy: &Path) -> Result<(), TripletError> {
         let path = sidecar_path(npy);
         let bytes = serde_json::to_vec_pretty(self).expect("the sidecar serialises");

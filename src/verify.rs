@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use crate::crop::{self, CropConfig};
 use crate::detect::{DetectError, Detector, DetectorConfig, Face};
-use crate::embed::train::{self, ModelMeta, TrainError};
 use crate::embed::{EMBEDDING_DIM, EmbeddingNet};
+use crate::model::{self, ModelError, ModelMeta};
 
 /// Used when a model has no chosen threshold yet.
 pub const FALLBACK_THRESHOLD: f32 = 0.5;
@@ -28,7 +28,7 @@ pub fn default_model_dir() -> PathBuf {
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
     #[error(transparent)]
-    Model(#[from] TrainError),
+    Model(#[from] ModelError),
     #[error("no model at {0}: train one (siamese-face train) and pass --model DIR")]
     NoModel(PathBuf),
     #[error(transparent)]
@@ -62,7 +62,7 @@ impl Verifier {
             return Err(VerifyError::NoModel(dir.to_path_buf()));
         }
         let device = device.clone().without_autodiff();
-        let (net, meta) = train::load_model(dir, &device)?;
+        let (net, meta) = model::load(dir, &device)?;
         let crop = meta.data.crop.unwrap_or(CropConfig {
             size: meta.input_size as u32,
             ..CropConfig::default()

@@ -99,3 +99,112 @@ fn trains_a_model_from_a_triplet_file_with_json_events() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a readable .npy file"));
 }
+
+/// A model trained on triplet files records how their crops were cut (from the sidecar),
+/// and `compare` cuts faces the same way: aligned triplets give aligned verification crops.
+#[test]
+fn a_model_trained_on_aligned_triplets_verifies_with_aligned_crops() {
+    let dir = tempfile::tempdir().unwrap();
+    let npy = dir.path().join("aligned.npy");
+    let o = run(&[
+        "triplets",
+        "--data",
+        common::sample_dir().to_str().unwrap(),
+        "--count",
+        "8",
+        "--size",
+        "48",
+        "--align",
+        "--out",
+        npy.to_str().unwrap(),
+        "--cache",
+        dir.path().join("cache").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let model = dir.path().join("model");
+    common::train(&npy, &model, &["--epochs", "1", "--batch", "4", "--json"]);
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model.join("model.json")).unwrap()).unwrap();
+    assert_eq!(meta["data"]["crop"]["align"], true, "{}", meta["data"]);
+    assert_eq!(meta["data"]["crop"]["size"], 48);
+    let photo = |n: u32| {
+        common::sample_dir()
+            .join(format!("Laura_Bush/Laura_Bush_{n:04}.jpg"))
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let out = common::json(&run(&[
+        "compare",
+        &photo(1),
+        &photo(2),
+        "--model",
+        model.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(out["crop"]["align"], true, "{out}");
+    assert_eq!(out["crop"]["size"], 48);
+}
+
+/// `train --resume latest --out M` alone continues a mining run: the data, dataset, crops
+/// and validation all come from the checkpoint.
+#[test]
+fn resume_latest_alone_continues_a_mining_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model");
+    let first = run(&[
+        "train",
+        "--mine",
+        "--data",
+        common::sample_dir().to_str().unwrap(),
+        "--size",
+        "48",
+        "--epochs",
+        "2",
+        "--batch",
+        "8",
+        "--images-per-person",
+        "2",
+        "--max-steps",
+        "2",
+        "--out",
+        model.to_str().unwrap(),
+        "--cache",
+        dir.path().join("cache").to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let o = run(&[
+        "train",
+        "--resume",
+        "latest",
+        "--out",
+        model.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8(o.stdout).unwrap();
+    let started: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    // 30 sample images in batches of 8: 4 steps an epoch, 8 in all; 2 were done.
+    assert_eq!(
+        (started["first_step"].as_u64(), started["steps"].as_u64()),
+        (Some(3), Some(8))
+    );
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model.join("model.json")).unwrap()).unwrap();
+    assert_eq!(meta["steps"], 8);
+    assert_eq!(
+        meta["data"]["crop"]["size"], 48,
+        "the mining crops of the first run"
+    );
+    assert!(
+        meta["data"]["source"]
+            .as_str()
+            .unwrap()
+            .contains("online semi-hard mining")
+    );
+}

@@ -13,7 +13,7 @@ mod common;
 use burn::tensor::Device;
 use serde::Deserialize;
 use siamese_face::detect::{Detector, DetectorConfig, Face};
-use siamese_face::{Dataset, bench, imageio};
+use siamese_face::{Dataset, imageio};
 
 #[derive(Deserialize)]
 struct Fixture {
@@ -182,10 +182,7 @@ fn app_decoder_moves_boxes_only_slightly() {
 fn finds_a_face_in_each_of_the_first_1000_lfw_images() {
     let Some(lfw) = common::lfw_dir() else { return };
     let dataset = Dataset::open(&lfw).unwrap();
-    let first: Vec<String> = bench::sorted_images(&dataset)
-        .into_iter()
-        .take(1000)
-        .collect();
+    let first: Vec<String> = dataset.sorted_images().into_iter().take(1000).collect();
     assert_eq!(first.len(), 1000);
     let detector = Detector::new(&Device::flex()).unwrap();
     let cfg = DetectorConfig::default();

@@ -11,10 +11,11 @@ use burn::tensor::Device;
 use eframe::egui;
 use image::RgbImage;
 use siamese_face::detect::Face;
-use siamese_face::embed::train::ModelMeta;
+use siamese_face::model::ModelMeta;
 use siamese_face::verify::{self, Verifier};
 use siamese_face::{Dataset, imageio};
 
+use super::context::{AppContext, Panel};
 use super::{dialogs, drops};
 
 enum Request {
@@ -360,30 +361,9 @@ impl ComparePanel {
             ui.label("Drop a photo here, or open one.");
             return;
         };
-        ui.label(format!(
-            "{}  ({} face{} found{})",
-            p.path.file_name().unwrap_or_default().to_string_lossy(),
-            p.faces.len(),
-            if p.faces.len() == 1 { "" } else { "s" },
-            if p.faces.len() > 1 {
-                "; the largest is used unless you pick another"
-            } else {
-                ""
-            }
-        ));
-        if p.faces.len() > 1 {
-            ui.horizontal(|ui| {
-                ui.label("face");
-                for i in 0..p.faces.len() {
-                    if ui
-                        .selectable_label(s.chosen == i, format!("{}", i + 1))
-                        .clicked()
-                    {
-                        s.chosen = i;
-                        s.textures = None;
-                    }
-                }
-            });
+        if let Some(i) = faces_ui(ui, p, s.chosen) {
+            s.chosen = i;
+            s.textures = None;
         }
         let (photo_tex, crop_tex) = s.textures.get_or_insert_with(|| {
             let ci = |img: &RgbImage| {
@@ -402,44 +382,7 @@ impl ComparePanel {
                 ),
             )
         });
-        ui.horizontal_top(|ui| {
-            let tex = photo_tex.size_vec2();
-            let avail = egui::vec2(ui.available_width() - 130.0, height - 60.0);
-            let scale = (avail.x / tex.x).min(avail.y / tex.y).clamp(0.1, 3.0);
-            let (rect, _) = ui.allocate_exact_size(tex * scale, egui::Sense::hover());
-            let painter = ui.painter_at(rect);
-            let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
-            painter.image(photo_tex.id(), rect, uv, egui::Color32::WHITE);
-            let k = rect.width() / p.image.width() as f32;
-            for (i, f) in p.faces.iter().enumerate() {
-                let b = egui::Rect::from_min_max(
-                    rect.min + egui::vec2(f.bbox[0] * k, f.bbox[1] * k),
-                    rect.min + egui::vec2(f.bbox[2] * k, f.bbox[3] * k),
-                );
-                let color = if i == s.chosen {
-                    egui::Color32::from_rgb(60, 220, 90)
-                } else {
-                    egui::Color32::from_gray(170)
-                };
-                painter.rect_stroke(
-                    b,
-                    0.0,
-                    egui::Stroke::new(2.0, color),
-                    egui::StrokeKind::Middle,
-                );
-                painter.text(
-                    b.left_top() + egui::vec2(2.0, -2.0),
-                    egui::Align2::LEFT_BOTTOM,
-                    format!("{}  {:.3}", i + 1, f.score),
-                    egui::FontId::proportional(13.0),
-                    color,
-                );
-            }
-            ui.vertical(|ui| {
-                ui.label("crop used");
-                ui.image((crop_tex.id(), egui::vec2(112.0, 112.0)));
-            });
-        });
+        photo_ui(ui, p, (&*photo_tex, &*crop_tex), s.chosen, height);
     }
 
     /// A search box over the open dataset's people; returns the photo clicked.
@@ -518,5 +461,97 @@ impl ComparePanel {
                 self.threshold
             ));
         });
+    }
+}
+
+/// The photo with its face boxes (the chosen one highlighted) and the crop used.
+fn photo_ui(
+    ui: &mut egui::Ui,
+    p: &Photo,
+    (photo_tex, crop_tex): (&egui::TextureHandle, &egui::TextureHandle),
+    chosen: usize,
+    height: f32,
+) {
+    ui.horizontal_top(|ui| {
+        let tex = photo_tex.size_vec2();
+        let avail = egui::vec2(ui.available_width() - 130.0, height - 60.0);
+        let scale = (avail.x / tex.x).min(avail.y / tex.y).clamp(0.1, 3.0);
+        let (rect, _) = ui.allocate_exact_size(tex * scale, egui::Sense::hover());
+        let painter = ui.painter_at(rect);
+        let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+        painter.image(photo_tex.id(), rect, uv, egui::Color32::WHITE);
+        let k = rect.width() / p.image.width() as f32;
+        for (i, f) in p.faces.iter().enumerate() {
+            let b = egui::Rect::from_min_max(
+                rect.min + egui::vec2(f.bbox[0] * k, f.bbox[1] * k),
+                rect.min + egui::vec2(f.bbox[2] * k, f.bbox[3] * k),
+            );
+            let color = if i == chosen {
+                egui::Color32::from_rgb(60, 220, 90)
+            } else {
+                egui::Color32::from_gray(170)
+            };
+            painter.rect_stroke(
+                b,
+                0.0,
+                egui::Stroke::new(2.0, color),
+                egui::StrokeKind::Middle,
+            );
+            painter.text(
+                b.left_top() + egui::vec2(2.0, -2.0),
+                egui::Align2::LEFT_BOTTOM,
+                format!("{}  {:.3}", i + 1, f.score),
+                egui::FontId::proportional(13.0),
+                color,
+            );
+        }
+        ui.vertical(|ui| {
+            ui.label("crop used");
+            ui.image((crop_tex.id(), egui::vec2(112.0, 112.0)));
+        });
+    });
+}
+
+/// The photo's name and face count, and a picker when there are several; returns the face
+/// clicked.
+fn faces_ui(ui: &mut egui::Ui, p: &Photo, chosen: usize) -> Option<usize> {
+    let mut picked = None;
+    ui.label(format!(
+        "{}  ({} face{} found{})",
+        p.path.file_name().unwrap_or_default().to_string_lossy(),
+        p.faces.len(),
+        if p.faces.len() == 1 { "" } else { "s" },
+        if p.faces.len() > 1 {
+            "; the largest is used unless you pick another"
+        } else {
+            ""
+        }
+    ));
+    if p.faces.len() > 1 {
+        ui.horizontal(|ui| {
+            ui.label("face");
+            for i in 0..p.faces.len() {
+                if ui
+                    .selectable_label(chosen == i, format!("{}", i + 1))
+                    .clicked()
+                {
+                    picked = Some(i);
+                }
+            }
+        });
+    }
+    picked
+}
+
+impl Panel for ComparePanel {
+    fn poll(&mut self, ctx: &egui::Context, app: &mut AppContext) {
+        if let Some(device) = &app.device {
+            ComparePanel::poll(self, ctx, device);
+        }
+        app.model_dir = self.model_dir().map(Path::to_path_buf);
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppContext) {
+        ComparePanel::ui(self, ui, app.device.as_ref(), app.dataset.as_deref());
     }
 }

@@ -10,6 +10,7 @@ use egui_plot::{AxisHints, Bar, BarChart, GridMark, Plot, PlotPoint, Text};
 use siamese_face::Dataset;
 use siamese_face::dataset::ListReport;
 
+use super::context::{AppContext, Panel};
 use super::thumbnails::{Thumb, Thumbnails};
 
 /// Images-per-person buckets for the histogram: (label, lowest, highest).
@@ -651,5 +652,16 @@ fn people_lists_table(ui: &mut egui::Ui, ds: &Dataset) {
         });
     for e in &ds.people_lists {
         problems(ui, &e.list.name, &e.report);
+    }
+}
+
+impl Panel for DatasetPanel {
+    fn poll(&mut self, ctx: &egui::Context, app: &mut AppContext) {
+        DatasetPanel::poll(self, ctx);
+        app.dataset = self.dataset().cloned();
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _app: &mut AppContext) {
+        DatasetPanel::ui(self, ui);
     }
 }

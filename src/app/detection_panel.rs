@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
+use super::context::{AppContext, Panel};
 use burn::tensor::Device;
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use eframe::egui;
@@ -14,7 +15,7 @@ use image::RgbImage;
 use siamese_face::crop::{self, CropConfig, FacePick};
 use siamese_face::detect::{Detection, Detector, DetectorConfig};
 use siamese_face::preprocess::{self, CropCache, PreprocessSettings, Progress};
-use siamese_face::{Dataset, bench, imageio};
+use siamese_face::{Dataset, imageio};
 
 /// Images are shown (not detected) at most this large, to stay within texture limits.
 const DISPLAY_MAX_SIDE: u32 = 2048;
@@ -435,7 +436,7 @@ impl DetectionPanel {
         match &self.dataset_images {
             Some((root, images)) if *root == ds.root => images.clone(),
             _ => {
-                let images = Arc::new(bench::sorted_images(ds));
+                let images = Arc::new(ds.sorted_images());
                 self.dataset_images = Some((ds.root.clone(), images.clone()));
                 self.dataset_index = 0;
                 images
@@ -502,7 +503,16 @@ impl DetectionPanel {
         if changed {
             self.redetect(device);
         }
+        self.preprocessing_ui(ui, dataset, device);
+    }
 
+    /// The dataset-wide preprocessing job: start, progress with counts and ETA, cancel.
+    fn preprocessing_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        dataset: Option<&Arc<Dataset>>,
+        device: &Device,
+    ) {
         ui.add_space(8.0);
         ui.separator();
         ui.heading("Dataset preprocessing");
@@ -742,4 +752,14 @@ fn file_name(path: &Path) -> String {
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     )
+}
+
+impl Panel for DetectionPanel {
+    fn poll(&mut self, ctx: &egui::Context, _app: &mut AppContext) {
+        DetectionPanel::poll(self, ctx);
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppContext) {
+        DetectionPanel::ui(self, ui, app.dataset.as_ref(), app.device.as_ref());
+    }
 }

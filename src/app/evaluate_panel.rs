@@ -4,33 +4,26 @@
 //! similarities for matched and mismatched pairs, the ROC curve with AUC, the misclassified
 //! pairs at the current threshold, and "Use this threshold" (saved into model.json).
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use burn::tensor::Device;
 use eframe::egui;
 use egui_plot::{Bar, BarChart, Legend, Line, Plot, VLine};
 use siamese_face::Dataset;
-use siamese_face::embed::train;
 use siamese_face::evaluate::{self, Scores};
 use siamese_face::metrics::{self, RocPoint, Scored};
-use siamese_face::verify::{self, Verifier};
+use siamese_face::model;
+use siamese_face::verify;
+use siamese_face::workflow::evaluate::{self as workflow, EvalPlan, Evaluation, Models};
+use siamese_face::workflow::{Outcome, WorkflowError};
 
+use super::context::{AppContext, Panel};
+use super::job::{Job, Update};
 use super::thumbnails::{Thumb, Thumbnails};
 
-enum Msg {
-    Progress(usize, usize),
-    Done(Result<(Scores, f32), String>),
-}
-
-struct Job {
-    cancel: Arc<AtomicBool>,
-    rx: mpsc::Receiver<Msg>,
-    progress: (usize, usize),
-    started: Instant,
-}
+type JobResult = Result<Outcome<Evaluation>, WorkflowError>;
 
 /// A finished evaluation and what is derived from it once.
 struct Evaluated {
@@ -46,14 +39,13 @@ struct Evaluated {
 
 pub struct EvaluatePanel {
     list: String,
-    job: Option<Job>,
+    job: Option<Job<JobResult>>,
     result: Option<Evaluated>,
     threshold: f32,
     error: Option<String>,
     message: Option<String>,
     thumbs: Option<Thumbnails>,
     cache_root: PathBuf,
-    model_of_job: Option<PathBuf>,
 }
 
 impl EvaluatePanel {
@@ -67,7 +59,6 @@ impl EvaluatePanel {
             message: None,
             thumbs: None,
             cache_root: siamese_face::preprocess::default_cache_root(),
-            model_of_job: None,
         }
     }
 
@@ -86,106 +77,137 @@ impl EvaluatePanel {
         self.list = list.into();
     }
 
-    fn start(&mut self, ds: Arc<Dataset>, model_dir: PathBuf, device: Device, ctx: &egui::Context) {
-        let Some(entry) = ds.pair_list(&self.list) else {
+    /// The plan "Run evaluation" runs: `model` over the chosen list of `dataset`.
+    pub fn plan(&self, dataset: &Dataset, model: &Path) -> EvalPlan {
+        EvalPlan {
+            dataset: dataset.root.clone(),
+            pairs: self.list.clone(),
+            models: Models::One {
+                dir: model.to_path_buf(),
+            },
+            sample: None,
+            folds: None,
+            threshold: None,
+            cache_root: self.cache_root.clone(),
+        }
+    }
+
+    fn start(&mut self, ds: &Dataset, model_dir: &Path, device: Device, ctx: &egui::Context) {
+        if ds.pair_list(&self.list).is_none() {
             self.error = Some(format!("the dataset has no pair list {}", self.list));
             return;
-        };
-        let list = entry.list.clone();
-        let cancel = Arc::new(AtomicBool::new(false));
-        let job_cancel = cancel.clone();
-        let (tx, rx) = mpsc::channel();
-        let ctx = ctx.clone();
-        let root = self.cache_root.clone();
-        let job_dir = model_dir.clone();
-        std::thread::Builder::new()
-            .name("evaluate".into())
-            .spawn(move || {
-                let result = (|| {
-                    let v = Verifier::load(&job_dir, &device).map_err(|e| e.to_string())?;
-                    let mut last = Instant::now();
-                    let scores =
-                        evaluate::score_pairs(&ds, &list, &v, &root, &job_cancel, |d, t| {
-                            if last.elapsed() > Duration::from_millis(100) || d == t {
-                                last = Instant::now();
-                                let _ = tx.send(Msg::Progress(d, t));
-                                ctx.request_repaint();
-                            }
-                        })
-                        .map_err(|e| e.to_string())?;
-                    Ok((scores, v.threshold()))
-                })();
-                let _ = tx.send(Msg::Done(result));
-                ctx.request_repaint();
-            })
-            .expect("spawning a thread");
-        self.error = None;
-        self.message = None;
-        self.job = Some(Job {
-            cancel,
-            rx,
-            progress: (0, 0),
-            started: Instant::now(),
+        }
+        let plan = self.plan(ds, model_dir);
+        let job = Job::spawn("evaluate", ctx, move |control, sink| {
+            workflow::run(&plan, &device, &control.stop, sink)
         });
-        self.result = None;
-        self.model_of_job = Some(model_dir);
+        match job {
+            Ok(job) => {
+                self.error = None;
+                self.message = None;
+                self.job = Some(job);
+                self.result = None;
+            }
+            Err(e) => self.error = Some(e),
+        }
     }
 
     fn poll(&mut self) {
         let Some(job) = &mut self.job else { return };
-        let mut done = None;
-        while let Ok(m) = job.rx.try_recv() {
-            match m {
-                Msg::Progress(d, t) => job.progress = (d, t),
-                Msg::Done(r) => done = Some(r),
-            }
-        }
-        let Some(result) = done else { return };
-        let secs = job.started.elapsed().as_secs_f64();
+        let Some(result) = job.poll().into_iter().find_map(|u| match u {
+            Update::Done(r) => Some(r),
+            Update::Note(_) | Update::Train(_) => None,
+        }) else {
+            return;
+        };
+        let secs = job.started().elapsed().as_secs_f64();
         self.job = None;
         match result {
-            Ok((scores, threshold)) => {
-                let scored = scores.scored();
-                let roc = metrics::roc(&scored);
-                let curve = (-100..=100)
-                    .map(|i| {
-                        let t = i as f32 / 100.0;
-                        [t as f64, metrics::accuracy(&scored, t)]
-                    })
-                    .collect();
-                self.threshold = threshold;
-                self.message = Some(format!(
-                    "{}: {} pairs scored in {secs:.0} s ({} fallback crop(s), {} pair(s) with missing images)",
-                    scores.list,
-                    scored.len(),
-                    scores.fallback_crops.len(),
-                    scores.missing_pairs
-                ));
-                self.result = Some(Evaluated {
-                    auc: metrics::auc(&roc),
-                    best: metrics::best_threshold(&scored),
-                    scored,
-                    roc,
-                    curve,
-                    scores,
-                    model_dir: self.model_of_job.take().unwrap_or_default(),
-                });
-            }
-            Err(e) => self.error = Some(e),
+            Ok(Outcome::Done(evaluation)) => self.show(evaluation, secs),
+            Ok(Outcome::Cancelled) => self.message = Some("Cancelled".into()),
+            Err(e) => self.error = Some(e.to_string()),
         }
+    }
+
+    fn show(&mut self, evaluation: Evaluation, secs: f64) {
+        let Evaluation {
+            scores, model_dir, ..
+        } = evaluation;
+        let Some((scores, threshold)) = scores.into_iter().next() else {
+            return;
+        };
+        let scored = scores.scored();
+        let roc = metrics::roc(&scored);
+        let curve = (-100..=100)
+            .map(|i| {
+                let t = i as f32 / 100.0;
+                [t as f64, metrics::accuracy(&scored, t)]
+            })
+            .collect();
+        self.threshold = threshold;
+        self.message = Some(format!(
+            "{}: {} pairs scored in {secs:.0} s ({} fallback crop(s), {} pair(s) with missing images, {} unscored)",
+            scores.list,
+            scored.len(),
+            scores.fallback_crops.len(),
+            scores.missing_pairs,
+            scores.unscored_pairs
+        ));
+        self.result = Some(Evaluated {
+            auc: metrics::auc(&roc),
+            best: metrics::best_threshold(&scored),
+            scored,
+            roc,
+            curve,
+            scores,
+            model_dir: model_dir.unwrap_or_default(),
+        });
     }
 
     pub fn ui(
         &mut self,
         ui: &mut egui::Ui,
         dataset: Option<&Arc<Dataset>>,
-        model_dir: Option<&std::path::Path>,
+        model_dir: Option<&Path>,
         device: Option<&Device>,
     ) {
-        self.poll();
         self.thumbs
             .get_or_insert_with(|| Thumbnails::new(ui.ctx()))
             .poll(ui.ctx());
+        self.controls_ui(ui, dataset, model_dir, device);
+        if let Some(e) = &self.error {
+            ui.colored_label(ui.visuals().error_fg_color, e);
+        }
+        if let Some(m) = &self.message {
+            ui.label(m);
+        }
+        if self.result.is_none() {
+            ui.add_space(24.0);
+            ui.label("Choose a pair list (LFW's pairsDevTest by default) and Run evaluation.");
+            return;
+        }
+        self.threshold_ui(ui);
+        let Some(r) = &self.result else { return };
+        plots_ui(ui, r, self.threshold as f64);
+        let wrong = evaluate::misclassified(&r.scores, self.threshold);
+        ui.label(format!(
+            "Misclassified at {:.3}: {}",
+            self.threshold,
+            wrong.len()
+        ));
+        if let (Some(ds), Some(thumbs)) = (dataset, self.thumbs.as_mut()) {
+            misclassified_ui(ui, &wrong, ds, thumbs);
+        }
+    }
+
+    /// The pair list, Run / Cancel with progress, and the model evaluated.
+    fn controls_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        dataset: Option<&Arc<Dataset>>,
+        model_dir: Option<&Path>,
+        device: Option<&Device>,
+    ) {
         ui.horizontal_wrapped(|ui| {
             ui.label("Pairs");
             let lists: Vec<String> = dataset
@@ -206,13 +228,13 @@ impl EvaluatePanel {
                 .clicked()
                 && let (Some(ds), Some(m), Some(d)) = (dataset, model_dir, device)
             {
-                self.start(ds.clone(), m.to_path_buf(), d.clone(), ui.ctx());
+                self.start(ds, m, d.clone(), ui.ctx());
             }
             if let Some(job) = &self.job {
                 if ui.button("Cancel").clicked() {
-                    job.cancel.store(true, Ordering::Relaxed);
+                    job.stop();
                 }
-                let (d, t) = job.progress;
+                let (d, t) = job.progress().map_or((0, 0), |p| (p.done, p.total));
                 ui.add(
                     egui::ProgressBar::new(if t > 0 { d as f32 / t as f32 } else { 0.0 })
                         .desired_width(240.0)
@@ -225,17 +247,11 @@ impl EvaluatePanel {
                 None => ui.label("model: none (open one on the Compare page)"),
             };
         });
-        if let Some(e) = &self.error {
-            ui.colored_label(ui.visuals().error_fg_color, e);
-        }
-        if let Some(m) = &self.message {
-            ui.label(m);
-        }
-        let Some(r) = &self.result else {
-            ui.add_space(24.0);
-            ui.label("Choose a pair list (LFW's pairsDevTest by default) and Run evaluation.");
-            return;
-        };
+    }
+
+    /// The threshold slider with the figures at it, and "Use this threshold".
+    fn threshold_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(r) = &self.result else { return };
         let t = self.threshold;
         let pos = r.scored.iter().filter(|p| p.same).count().max(1);
         let neg = r.scored.iter().filter(|p| !p.same).count().max(1);
@@ -259,7 +275,7 @@ impl EvaluatePanel {
                 .on_hover_text("Save it into the model's model.json")
                 .clicked()
             {
-                match train::set_threshold(&r.model_dir, self.threshold) {
+                match model::set_threshold(&r.model_dir, self.threshold) {
                     Ok(()) => {
                         self.message = Some(format!(
                             "saved threshold {:.3} into {}",
@@ -271,103 +287,105 @@ impl EvaluatePanel {
                 }
             }
         });
-        let t = self.threshold as f64;
-        let height = ((ui.available_height() - 190.0) / 1.0).max(160.0);
-        ui.columns(3, |cols| {
-            Plot::new("accuracy_curve")
-                .height(height)
-                .x_axis_label("threshold")
-                .y_axis_label("accuracy")
-                .include_y(0.4)
-                .include_y(1.0)
-                .show(&mut cols[0], |plot| {
-                    plot.line(Line::new("accuracy", r.curve.clone()));
-                    plot.vline(VLine::new("threshold", t));
-                });
-            let (matched, mismatched) = histograms(&r.scored);
-            Plot::new("similarity_histogram")
-                .height(height)
-                .legend(Legend::default())
-                .x_axis_label("cosine similarity")
-                .y_axis_label("pairs")
-                .show(&mut cols[1], |plot| {
-                    plot.bar_chart(
-                        BarChart::new("matched", matched)
-                            .color(egui::Color32::from_rgb(60, 200, 90)),
-                    );
-                    plot.bar_chart(
-                        BarChart::new("mismatched", mismatched)
-                            .color(egui::Color32::from_rgb(230, 80, 70)),
-                    );
-                    plot.vline(VLine::new("threshold", t));
-                });
-            let roc: Vec<[f64; 2]> = r.roc.iter().map(|p| [p.far, p.tar]).collect();
-            let at = r
-                .roc
-                .iter()
-                .rfind(|p| p.threshold as f64 >= t)
-                .map(|p| [p.far, p.tar]);
-            Plot::new("roc")
-                .height(height)
-                .legend(Legend::default())
-                .x_axis_label("false accept rate")
-                .y_axis_label("true accept rate")
-                .include_x(0.0)
-                .include_x(1.0)
-                .include_y(0.0)
-                .include_y(1.0)
-                .show(&mut cols[2], |plot| {
-                    plot.line(Line::new(format!("ROC (AUC {:.4})", r.auc), roc));
-                    plot.line(Line::new("chance", vec![[0.0, 0.0], [1.0, 1.0]]));
-                    if let Some(p) = at {
-                        plot.points(egui_plot::Points::new("threshold", vec![p]).radius(5.0));
-                    }
-                });
-        });
-        let wrong = evaluate::misclassified(&r.scores, self.threshold);
-        ui.label(format!(
-            "Misclassified at {:.3}: {}",
-            self.threshold,
-            wrong.len()
-        ));
-        let (Some(ds), Some(thumbs)) = (dataset, self.thumbs.as_mut()) else {
-            return;
-        };
-        let row_h = 52.0;
-        egui::ScrollArea::vertical()
-            .id_salt("misclassified")
-            .show_rows(ui, row_h, wrong.len(), |ui, range| {
-                for p in &wrong[range] {
-                    ui.horizontal(|ui| {
-                        for img in [&p.a, &p.b] {
-                            let path = ds.image_root.join(img);
-                            match thumbs.get(&path) {
-                                Thumb::Ready(tex) => {
-                                    ui.image((tex.id(), egui::vec2(48.0, 48.0)));
-                                }
-                                Thumb::Pending => {
-                                    ui.add_sized([48.0, 48.0], egui::Spinner::new());
-                                }
-                                Thumb::Failed(e) => {
-                                    ui.label(e);
-                                }
-                            }
-                        }
-                        ui.label(format!(
-                            "{} | {}   similarity {:.3}   truly {}",
-                            p.a,
-                            p.b,
-                            p.similarity,
-                            if p.same {
-                                "the same person"
-                            } else {
-                                "different people"
-                            }
-                        ));
-                    });
+    }
+}
+
+/// The accuracy curve, the similarity histograms and the ROC, each marking threshold `t`.
+fn plots_ui(ui: &mut egui::Ui, r: &Evaluated, t: f64) {
+    let height = ((ui.available_height() - 190.0) / 1.0).max(160.0);
+    ui.columns(3, |cols| {
+        Plot::new("accuracy_curve")
+            .height(height)
+            .x_axis_label("threshold")
+            .y_axis_label("accuracy")
+            .include_y(0.4)
+            .include_y(1.0)
+            .show(&mut cols[0], |plot| {
+                plot.line(Line::new("accuracy", r.curve.clone()));
+                plot.vline(VLine::new("threshold", t));
+            });
+        let (matched, mismatched) = histograms(&r.scored);
+        Plot::new("similarity_histogram")
+            .height(height)
+            .legend(Legend::default())
+            .x_axis_label("cosine similarity")
+            .y_axis_label("pairs")
+            .show(&mut cols[1], |plot| {
+                plot.bar_chart(
+                    BarChart::new("matched", matched).color(egui::Color32::from_rgb(60, 200, 90)),
+                );
+                plot.bar_chart(
+                    BarChart::new("mismatched", mismatched)
+                        .color(egui::Color32::from_rgb(230, 80, 70)),
+                );
+                plot.vline(VLine::new("threshold", t));
+            });
+        let roc: Vec<[f64; 2]> = r.roc.iter().map(|p| [p.far, p.tar]).collect();
+        let at = r
+            .roc
+            .iter()
+            .rfind(|p| p.threshold as f64 >= t)
+            .map(|p| [p.far, p.tar]);
+        Plot::new("roc")
+            .height(height)
+            .legend(Legend::default())
+            .x_axis_label("false accept rate")
+            .y_axis_label("true accept rate")
+            .include_x(0.0)
+            .include_x(1.0)
+            .include_y(0.0)
+            .include_y(1.0)
+            .show(&mut cols[2], |plot| {
+                plot.line(Line::new(format!("ROC (AUC {:.4})", r.auc), roc));
+                plot.line(Line::new("chance", vec![[0.0, 0.0], [1.0, 1.0]]));
+                if let Some(p) = at {
+                    plot.points(egui_plot::Points::new("threshold", vec![p]).radius(5.0));
                 }
             });
-    }
+    });
+}
+
+/// The pairs misclassified at the threshold, with thumbnails, in a lazily drawn list.
+fn misclassified_ui(
+    ui: &mut egui::Ui,
+    wrong: &[&evaluate::PairScore],
+    ds: &Dataset,
+    thumbs: &mut Thumbnails,
+) {
+    let row_h = 52.0;
+    egui::ScrollArea::vertical()
+        .id_salt("misclassified")
+        .show_rows(ui, row_h, wrong.len(), |ui, range| {
+            for p in &wrong[range] {
+                ui.horizontal(|ui| {
+                    for img in [&p.a, &p.b] {
+                        let path = ds.image_root.join(img);
+                        match thumbs.get(&path) {
+                            Thumb::Ready(tex) => {
+                                ui.image((tex.id(), egui::vec2(48.0, 48.0)));
+                            }
+                            Thumb::Pending => {
+                                ui.add_sized([48.0, 48.0], egui::Spinner::new());
+                            }
+                            Thumb::Failed(e) => {
+                                ui.label(e);
+                            }
+                        }
+                    }
+                    ui.label(format!(
+                        "{} | {}   similarity {:.3}   truly {}",
+                        p.a,
+                        p.b,
+                        p.similarity,
+                        if p.same {
+                            "the same person"
+                        } else {
+                            "different people"
+                        }
+                    ));
+                });
+            }
+        });
 }
 
 /// Histograms of matched and mismatched similarities over -1..1 in bins of 0.05.
@@ -387,4 +405,20 @@ fn histograms(scored: &[Scored]) -> (Vec<Bar>, Vec<Bar>) {
             .collect()
     };
     (bars(&counts[0]), bars(&counts[1]))
+}
+
+impl Panel for EvaluatePanel {
+    fn poll(&mut self, _ctx: &egui::Context, _app: &mut AppContext) {
+        EvaluatePanel::poll(self);
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppContext) {
+        EvaluatePanel::ui(
+            self,
+            ui,
+            app.dataset.as_ref(),
+            app.model_dir.as_deref(),
+            app.device.as_ref(),
+        );
+    }
 }

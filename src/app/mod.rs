@@ -1,18 +1,22 @@
 //! The desktop app: a left navigation over the panels, and a status bar.
 //!
-//! Every panel is a thin view over the library; anything slow (scanning a dataset, decoding
-//! thumbnails, probing GPU adapters) runs on a background thread and reports back through a
-//! channel, so the UI thread only draws.
+//! Every panel is a [`context::Panel`]: a thin view over the library's workflows that reads
+//! what it needs from the shared [`context::AppContext`] and publishes what it makes there,
+//! never into another panel. Anything slow (a workflow, scanning a dataset, decoding
+//! thumbnails, probing GPU adapters) runs on a background thread ([`job::Job`] for the
+//! workflows) and reports back through a channel, so the UI thread only draws.
 
 mod compare_panel;
+mod context;
 mod dataset_panel;
 mod detection_panel;
 mod dialogs;
 mod drops;
-mod evaluate_panel;
+pub(crate) mod evaluate_panel;
+mod job;
 mod thumbnails;
-mod training_panel;
-mod triplets_panel;
+pub(crate) mod training_panel;
+pub(crate) mod triplets_panel;
 
 #[cfg(test)]
 mod tests;
@@ -26,6 +30,7 @@ use siamese_face::backend::{self, BackendRequest, BackendSelection};
 
 use crate::cli::GlobalArgs;
 use compare_panel::ComparePanel;
+use context::{AppContext, Panel};
 use dataset_panel::DatasetPanel;
 use detection_panel::DetectionPanel;
 use evaluate_panel::EvaluatePanel;
@@ -121,8 +126,8 @@ pub struct SiameseApp {
     training: TrainingPanel,
     compare: ComparePanel,
     evaluate: EvaluatePanel,
-    /// How long each frame's UI code took (shown while training).
-    frames: FrameStats,
+    /// What the panels share (the frame times among it).
+    shared: AppContext,
     backend: BackendStatus,
 }
 
@@ -180,7 +185,7 @@ impl SiameseApp {
             training: TrainingPanel::new(),
             compare,
             evaluate: EvaluatePanel::new(),
-            frames: FrameStats::default(),
+            shared: AppContext::new(),
             backend: BackendStatus::probe(args.backend_request(), ctx),
         }
     }
@@ -202,7 +207,7 @@ impl SiameseApp {
             training: TrainingPanel::new(),
             compare: ComparePanel::new(),
             evaluate: EvaluatePanel::new(),
-            frames: FrameStats::default(),
+            shared: AppContext::new(),
             backend: BackendStatus::Ready(Box::new(backend)),
         }
     }
@@ -211,50 +216,42 @@ impl SiameseApp {
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let t0 = std::time::Instant::now();
         self.draw(ui);
-        self.frames.record(t0.elapsed());
+        self.shared.frames.record(t0.elapsed());
+    }
+
+    /// The panels in navigation order, with what they share.
+    fn panels(&mut self) -> ([&mut dyn Panel; 6], &mut AppContext) {
+        (
+            [
+                &mut self.dataset,
+                &mut self.detection,
+                &mut self.triplets,
+                &mut self.training,
+                &mut self.compare,
+                &mut self.evaluate,
+            ],
+            &mut self.shared,
+        )
     }
 
     fn draw(&mut self, ui: &mut egui::Ui) {
         self.backend.poll();
-        self.dataset.poll(ui.ctx());
-        self.detection.poll(ui.ctx());
-        self.triplets.poll(ui.ctx());
-        self.training.poll(&self.frames);
-
-        if let BackendStatus::Ready(sel) = &self.backend {
-            self.compare.poll(ui.ctx(), &sel.device);
+        self.shared.device = match &self.backend {
+            BackendStatus::Ready(sel) => Some(sel.device.clone()),
+            _ => None,
+        };
+        let (panels, shared) = self.panels();
+        for panel in panels {
+            panel.poll(ui.ctx(), shared);
         }
         egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar(ui));
         egui::Panel::left("navigation")
             .resizable(false)
             .default_size(150.0)
             .show(ui, |ui| self.navigation(ui));
-        let device = match &self.backend {
-            BackendStatus::Ready(sel) => Some(&sel.device),
-            _ => None,
-        };
-        egui::CentralPanel::default().show(ui, |ui| match self.page {
-            Page::Dataset => self.dataset.ui(ui),
-            Page::Detection => self.detection.ui(ui, self.dataset.dataset(), device),
-            Page::Triplets => self.triplets.ui(ui, self.dataset.dataset(), device),
-            Page::Training => self.training.ui(
-                ui,
-                training_panel::Inputs {
-                    triplets: self.triplets.current(),
-                    dataset: self.dataset.dataset(),
-                    device,
-                    crops: self.triplets.crop_setup(),
-                    frames: &self.frames,
-                },
-            ),
-            Page::Compare => self
-                .compare
-                .ui(ui, device, self.dataset.dataset().map(|d| &**d)),
-            Page::Evaluate => {
-                self.evaluate
-                    .ui(ui, self.dataset.dataset(), self.compare.model_dir(), device)
-            }
-        });
+        let page = Page::ALL.iter().position(|p| *p == self.page).unwrap_or(0);
+        let (mut panels, shared) = self.panels();
+        egui::CentralPanel::default().show(ui, |ui| panels[page].ui(ui, shared));
     }
 
     fn navigation(&mut self, ui: &mut egui::Ui) {

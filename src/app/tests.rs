@@ -4,13 +4,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::test_support::lfw_dir;
 use eframe::egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use siamese_face::Dataset;
 use siamese_face::backend::{self, BackendRequest};
 use siamese_face::embed::BackboneKind;
-use siamese_face::test_support::lfw_dir;
 
 use super::{SiameseApp, sample_dataset_dir};
 
@@ -146,7 +146,8 @@ fn navigation_switches_pages() {
 
 /// A small CNN trained for a few steps on the sample's centre crops, saved in `dir`.
 fn tiny_model(dir: &std::path::Path) {
-    use siamese_face::embed::train::{self, Control, ModelMeta, TrainConfig, TrainData, TrainJob};
+    use siamese_face::embed::train::{self, Control, TrainConfig, TrainData, TrainJob};
+    use siamese_face::model::{self, ModelMeta};
     let ds = sample();
     let people = ds.people.iter().map(|p| p.name.clone()).collect();
     let crop = |rel: &str| {
@@ -174,6 +175,7 @@ fn tiny_model(dir: &std::path::Path) {
         validation: None,
         checkpoints: None,
         resume: None,
+        plan: None,
     };
     let (net, summary) = train::train(
         job,
@@ -183,7 +185,7 @@ fn tiny_model(dir: &std::path::Path) {
     )
     .unwrap();
     let meta = ModelMeta::new(&cfg, data.summary("sample"), &summary);
-    train::save_model(&net, &meta, dir).unwrap();
+    model::save(&net, &meta, dir).unwrap();
 }
 
 #[test]

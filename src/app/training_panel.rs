@@ -6,7 +6,6 @@
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
@@ -15,24 +14,28 @@ use eframe::egui;
 use egui_plot::{Legend, Line, Plot, Points};
 use siamese_face::Dataset;
 use siamese_face::dataset::TrainSplit;
-use siamese_face::detect::Detector;
+use siamese_face::embed::BackboneKind;
+use siamese_face::embed::EmbeddingNet;
 use siamese_face::embed::augment::Augment;
-use siamese_face::embed::checkpoint;
 use siamese_face::embed::pretrained::InitWeights;
-use siamese_face::embed::train::{
-    self, Control, LrSchedule, Mining, ModelMeta, TrainConfig, TrainData, TrainEvent, TrainJob,
-};
-use siamese_face::embed::validation::{self, ValidationSet};
-use siamese_face::embed::{BackboneKind, EmbeddingNet, mining};
-use siamese_face::preprocess::{self, CropCache, PreprocessSettings};
-use siamese_face::triplets::TripletArray;
+use siamese_face::embed::train::{LrSchedule, Mining, TrainConfig, TrainEvent};
+use siamese_face::model::{self, ModelMeta};
+use siamese_face::preprocess::{self, PreprocessSettings};
+use siamese_face::triplets::{Sidecar, TripletArray};
+use siamese_face::workflow::Outcome;
+use siamese_face::workflow::train::{self as workflow, TrainPlan, TrainSource, ValidationPlan};
 
 use super::FrameStats;
+use super::context::{AppContext, Panel};
 use super::dialogs;
+use super::job::{Job, Update};
 
 /// What the Training page needs from the rest of the app.
 pub struct Inputs<'a> {
     pub triplets: Option<Arc<TripletArray>>,
+    /// Where the Triplets page's triplets came from (or were saved to), and their sidecar.
+    pub triplets_file: Option<PathBuf>,
+    pub sidecar: Option<&'a Sidecar>,
     pub dataset: Option<&'a Arc<Dataset>>,
     pub device: Option<&'a Device>,
     /// The crop settings and cache of the Triplets page (mining and validation crops).
@@ -40,22 +43,19 @@ pub struct Inputs<'a> {
     pub frames: &'a FrameStats,
 }
 
-enum Msg {
-    Preparing(&'static str, usize, usize),
-    Event(TrainEvent),
-    Done(Result<Box<(EmbeddingNet, ModelMeta)>, String>),
-}
+/// A trained network and its metadata, or why training failed.
+type RunResult = Result<Option<Box<(EmbeddingNet, ModelMeta)>>, String>;
 
 struct Run {
-    control: Arc<Control>,
-    rx: mpsc::Receiver<Msg>,
+    job: Job<RunResult>,
     started: Instant,
     /// Steps of the run, and the first step this session trains (after a resume).
     total_steps: usize,
     first_step: usize,
-    preparing: Option<(&'static str, usize, usize)>,
     /// Frame count when training began, to report the UI's frame time over the run.
     frames_at_start: usize,
+    /// Backbone features computed so far, while a frozen-backbone run prepares them.
+    features: Option<(usize, usize)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +81,8 @@ pub struct TrainingPanel {
     save_pick: Option<mpsc::Receiver<Option<PathBuf>>>,
     weights_pick: Option<mpsc::Receiver<Option<PathBuf>>>,
     resume_pick: Option<mpsc::Receiver<Option<PathBuf>>>,
-    resume_from: Option<PathBuf>,
+    /// The plan of the run picked to resume (its settings are shown in the panel).
+    resume_plan: Option<TrainPlan>,
     error: Option<String>,
     runs_root: PathBuf,
 }
@@ -104,7 +105,7 @@ impl TrainingPanel {
             save_pick: None,
             weights_pick: None,
             resume_pick: None,
-            resume_from: None,
+            resume_plan: None,
             error: None,
             runs_root: preprocess::default_cache_root().join("runs"),
         }
@@ -136,6 +137,18 @@ impl TrainingPanel {
         &self.cfg
     }
 
+    /// The settings as a user would set them on the page (tests of the plan).
+    #[cfg(test)]
+    pub fn set_settings(&mut self, cfg: TrainConfig, mining: bool, validate: bool) {
+        self.cfg = cfg;
+        self.source = if mining {
+            Source::Mining
+        } else {
+            Source::Triplets
+        };
+        self.validate = validate;
+    }
+
     #[cfg(test)]
     pub fn validations_seen(&self) -> usize {
         self.val_accuracy.len()
@@ -148,155 +161,83 @@ impl TrainingPanel {
         }
     }
 
+    /// The plan of a new run with the page's settings, writing checkpoints to `checkpoints`.
+    pub fn plan(&self, inputs: &Inputs<'_>, checkpoints: PathBuf) -> TrainPlan {
+        let mut config = self.cfg.clone();
+        config.mining = (self.source == Source::Mining).then_some(Mining {
+            images_per_person: self.cfg.mining.map_or(4, |m| m.images_per_person),
+        });
+        let source = match self.source {
+            Source::Mining => TrainSource::Mining {
+                split: TrainSplit::DevTrain,
+                max_people: None,
+            },
+            Source::Triplets => TrainSource::triplets(inputs.triplets_file.clone(), inputs.sidecar),
+        };
+        let (user, cache_root) = inputs.crops.clone();
+        TrainPlan {
+            crops: TrainPlan::crops_for(config.backbone, &source, user),
+            config,
+            source,
+            dataset: inputs.dataset.map(|d| d.root.clone()),
+            validation: self.validate.then(ValidationPlan::default),
+            cache_root,
+            checkpoints: Some(checkpoints),
+            max_steps: None,
+            resume: None,
+        }
+    }
+
+    /// The plan Start runs: the picked run's, continued for the page's epochs, or a new one.
+    fn plan_to_run(&self, inputs: &Inputs<'_>) -> TrainPlan {
+        match &self.resume_plan {
+            Some(plan) => TrainPlan {
+                config: TrainConfig {
+                    epochs: self.cfg.epochs,
+                    ..plan.config.clone()
+                },
+                ..plan.clone()
+            },
+            None => {
+                let stamp = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let dir = self
+                    .runs_root
+                    .join(format!("run-{stamp}"))
+                    .join("checkpoints");
+                self.plan(inputs, dir)
+            }
+        }
+    }
+
     fn start(&mut self, inputs: &Inputs<'_>, ctx: &egui::Context) {
         let Some(device) = inputs.device.cloned() else {
             return;
         };
-        let mut cfg = self.cfg.clone();
-        cfg.mining = (self.source == Source::Mining).then_some(Mining {
-            images_per_person: self.cfg.mining.map_or(4, |m| m.images_per_person),
-        });
-        let triplets = inputs.triplets.clone();
-        let dataset = inputs.dataset.cloned();
-        let validate = self.validate
-            && dataset
-                .as_ref()
-                .is_some_and(|d| d.pair_list(validation::DEFAULT_LIST).is_some());
-        let (mut settings, cache_root) = inputs.crops.clone();
-        // A backbone with its own input (dlib's aligned 150 px chips) mines on those crops.
-        if cfg.backbone.crop() != siamese_face::crop::CropConfig::default() {
-            settings.crop = cfg.backbone.crop();
-        }
-        let resume = self.resume_from.take();
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let checkpoints = match &resume {
-            // Keep writing beside the checkpoint resumed from.
-            Some(p) if p.join("state.json").is_file() => p.parent().map(PathBuf::from),
-            Some(p) => Some(p.clone()),
-            None => Some(
-                self.runs_root
-                    .join(format!("run-{stamp}"))
-                    .join("checkpoints"),
-            ),
+        let plan = self.plan_to_run(inputs);
+        // The app's own triplets serve a plan without a file (and spare re-reading one).
+        let in_memory = match &plan.source {
+            TrainSource::Triplets { .. } if self.resume_plan.is_none() => inputs.triplets.clone(),
+            TrainSource::Triplets { file: None, .. } => inputs.triplets.clone(),
+            _ => None,
         };
-        let control = Arc::new(Control::default());
-        let job_control = control.clone();
-        let (tx, rx) = mpsc::channel();
-        let ctx = ctx.clone();
-        let log_dir = checkpoints.clone();
-        std::thread::Builder::new()
-            .name("training".into())
-            .spawn(move || {
-                let send = |m: Msg| {
-                    let _ = tx.send(m);
-                    ctx.request_repaint();
-                };
-                let result = (|| -> Result<Box<(EmbeddingNet, ModelMeta)>, String> {
-                    let text = |e: &dyn std::fmt::Display| e.to_string();
-                    let mut crops = match &dataset {
-                        Some(ds) if validate || cfg.mining.is_some() => {
-                            let dir = CropCache::dir_for(&cache_root, ds, &settings);
-                            let cache =
-                                CropCache::open(&dir, ds, &settings).map_err(|e| text(&e))?;
-                            Some((
-                                ds.clone(),
-                                cache,
-                                Detector::new(&device).map_err(|e| text(&e))?,
-                            ))
-                        }
-                        _ => None,
-                    };
-                    let mut throttle = Instant::now();
-                    let mut progress = |what: &'static str, d: usize, t: usize| {
-                        if throttle.elapsed() > Duration::from_millis(100) || d == t {
-                            throttle = Instant::now();
-                            send(Msg::Preparing(what, d, t));
-                        }
-                    };
-                    let val = match crops.as_mut() {
-                        Some((ds, cache, detector)) if validate => Some(
-                            ValidationSet::from_pair_list(
-                                ds,
-                                validation::DEFAULT_LIST,
-                                validation::DEFAULT_PER_CLASS,
-                                cache,
-                                detector,
-                                &job_control.stop,
-                                |d, t| progress("face crops of the validation pairs", d, t),
-                            )
-                            .map_err(|e| text(&e))?,
-                        ),
-                        _ => None,
-                    };
-                    let (data, source) = if cfg.mining.is_some() {
-                        let (ds, cache, detector) = crops
-                            .as_mut()
-                            .ok_or("online mining needs a dataset (Dataset page)")?;
-                        let mut identities = match ds.train_split(TrainSplit::DevTrain) {
-                            Ok(split) => split.train,
-                            Err(_) => ds.people.iter().map(|p| p.name.clone()).collect(),
-                        };
-                        // Validation people are held out of mining (an unbiased threshold).
-                        if let Some(v) = &val {
-                            identities.retain(|p| !v.people.contains(p));
-                        }
-                        let pool = mining::identity_pool(
-                            ds,
-                            &identities,
-                            None,
-                            cache,
-                            detector,
-                            &job_control.stop,
-                            |d, t| progress("face crops of the training people", d, t),
-                        )
-                        .map_err(|e| text(&e))?;
-                        let source = format!(
-                            "online semi-hard mining: {} images of {} training people of {}",
-                            pool.crops.len(),
-                            pool.people.len(),
-                            ds.root.display()
-                        );
-                        (TrainData::Identities(pool), source)
-                    } else {
-                        let t = triplets.ok_or("no triplets: generate or load them first")?;
-                        let source = format!("{} triplets (Triplets page)", t.len());
-                        (TrainData::Triplets(t), source)
-                    };
-                    let resume = match &resume {
-                        Some(p) => Some(
-                            checkpoint::load(p, &device.clone().autodiff())
-                                .map_err(|e| text(&e))?,
-                        ),
-                        None => None,
-                    };
-                    let cfg = match &resume {
-                        Some(ck) => TrainConfig {
-                            epochs: cfg.epochs.max(ck.state.config.epochs),
-                            ..ck.state.config.clone()
-                        },
-                        None => cfg,
-                    };
-                    let job = TrainJob {
-                        data: &data,
-                        data_source: source.clone(),
-                        config: cfg.clone(),
-                        validation: val.as_ref(),
-                        checkpoints,
-                        resume,
-                    };
-                    let (net, summary) =
-                        train::train(job, &device, &job_control, |e| send(Msg::Event(e.clone())))
-                            .map_err(|e| text(&e))?;
-                    let mut data_summary = data.summary(&source);
-                    data_summary.crop = Some(settings.crop);
-                    let meta = ModelMeta::new(&cfg, data_summary, &summary);
-                    Ok(Box::new((net, meta)))
-                })();
-                send(Msg::Done(result));
-            })
-            .expect("spawning a thread");
+        let job_plan = plan.clone();
+        let job = Job::spawn("training", ctx, move |control, sink| -> RunResult {
+            match workflow::run(&job_plan, in_memory, &device, control, sink) {
+                Ok(Outcome::Done(t)) => Ok(Some(Box::new((t.net, t.meta)))),
+                Ok(Outcome::Cancelled) => Ok(None),
+                Err(e) => Err(e.to_string()),
+            }
+        });
+        let job = match job {
+            Ok(job) => job,
+            Err(e) => {
+                self.error = Some(e);
+                return;
+            }
+        };
+        self.resume_plan = None;
         self.losses.clear();
         self.active.clear();
         self.epoch_losses.clear();
@@ -305,11 +246,26 @@ impl TrainingPanel {
         self.step = 0;
         self.trained = None;
         self.error = None;
-        let c = &self.cfg;
+        self.note_start(&plan);
+        self.run = Some(Run {
+            job,
+            started: Instant::now(),
+            total_steps: 0,
+            first_step: 1,
+            frames_at_start: inputs.frames.count(),
+            features: None,
+        });
+    }
+
+    fn note_start(&mut self, plan: &TrainPlan) {
+        let c = &plan.config;
         self.note(format!(
             "starting: {} ({}), {} epochs, batch {}, lr {} ({:?}, warm-up {}), margin {}, frozen backbone for {} epoch(s), augmentation {}",
             c.backbone,
-            if self.source == Source::Mining { "online semi-hard mining" } else { "fixed triplets" },
+            match plan.source {
+                TrainSource::Mining { .. } => "online semi-hard mining",
+                TrainSource::Triplets { .. } => "fixed triplets",
+            },
             c.epochs,
             c.batch_size,
             c.learning_rate,
@@ -319,28 +275,12 @@ impl TrainingPanel {
             c.freeze_backbone_epochs,
             if c.augment.is_none() { "off" } else { "on" },
         ));
-        if !validate {
-            self.note(format!(
-                "no validation: {}",
-                if self.validate {
-                    "it needs a dataset with pairsDevTrain (Dataset page)"
-                } else {
-                    "turned off"
-                }
-            ));
+        if plan.validation.is_some() && plan.dataset.is_none() {
+            self.note("no validation: it needs a dataset with pairsDevTrain (Dataset page)".into());
         }
-        if let Some(dir) = log_dir {
+        if let Some(dir) = &plan.checkpoints {
             self.note(format!("checkpoints: {}", dir.display()));
         }
-        self.run = Some(Run {
-            control,
-            rx,
-            started: Instant::now(),
-            total_steps: 0,
-            first_step: 1,
-            preparing: None,
-            frames_at_start: inputs.frames.count(),
-        });
     }
 
     pub fn poll(&mut self, frames: &FrameStats) {
@@ -348,46 +288,43 @@ impl TrainingPanel {
         let Some(run) = &mut self.run else {
             return;
         };
-        let mut msgs = Vec::new();
-        while let Ok(m) = run.rx.try_recv() {
-            msgs.push(m);
-        }
-        for m in msgs {
-            match m {
-                Msg::Preparing(what, d, t) => {
-                    if let Some(run) = &mut self.run {
-                        run.preparing = Some((what, d, t));
-                    }
-                }
-                Msg::Event(e) => self.on_event(e),
-                Msg::Done(result) => {
-                    let Some(run) = self.run.take() else { return };
-                    let secs = run.started.elapsed().as_secs_f64();
-                    if let Some(f) = frames.summary_since(run.frames_at_start) {
-                        self.note(format!("UI frame time during the run: {f}"));
-                    }
-                    match result {
-                        Ok(done) => {
-                            let (net, meta) = *done;
-                            let stopped = meta.steps < run.total_steps;
-                            self.note(format!(
-                                "{} after {} steps in {secs:.0} s{}",
-                                if stopped { "stopped" } else { "finished" },
-                                meta.steps,
-                                meta.validation.map_or(String::new(), |v| format!(
-                                    ", validation accuracy {:.3} (cosine threshold {:.3})",
-                                    v.accuracy, v.threshold
-                                ))
-                            ));
-                            self.trained = Some((Arc::new(net), meta));
-                        }
-                        Err(e) => {
-                            self.note(format!("failed: {e}"));
-                            self.error = Some(e);
-                        }
-                    }
+        for update in run.job.poll() {
+            match update {
+                Update::Note(line) => self.note(line),
+                Update::Train(e) => self.on_event(e),
+                Update::Done(result) => {
+                    self.finish(result, frames);
                     return;
                 }
+            }
+        }
+    }
+
+    fn finish(&mut self, result: RunResult, frames: &FrameStats) {
+        let Some(run) = self.run.take() else { return };
+        let secs = run.started.elapsed().as_secs_f64();
+        if let Some(f) = frames.summary_since(run.frames_at_start) {
+            self.note(format!("UI frame time during the run: {f}"));
+        }
+        match result {
+            Ok(Some(done)) => {
+                let (net, meta) = *done;
+                let stopped = meta.steps < run.total_steps;
+                self.note(format!(
+                    "{} after {} steps in {secs:.0} s{}",
+                    if stopped { "stopped" } else { "finished" },
+                    meta.steps,
+                    meta.validation.map_or(String::new(), |v| format!(
+                        ", validation accuracy {:.3} (cosine threshold {:.3})",
+                        v.accuracy, v.threshold
+                    ))
+                ));
+                self.trained = Some((Arc::new(net), meta));
+            }
+            Ok(None) => self.note("cancelled while preparing the data".into()),
+            Err(e) => {
+                self.note(format!("failed: {e}"));
+                self.error = Some(e);
             }
         }
     }
@@ -403,7 +340,7 @@ impl TrainingPanel {
                 if let Some(run) = &mut self.run {
                     run.total_steps = steps;
                     run.first_step = first_step;
-                    run.preparing = None;
+                    run.job.clear_progress();
                     run.started = Instant::now();
                 }
                 self.note(format!(
@@ -429,7 +366,7 @@ impl TrainingPanel {
             }
             TrainEvent::Features { done, total } => {
                 if let Some(run) = &mut self.run {
-                    run.preparing = (done < total).then_some(("backbone features", done, total));
+                    run.features = (done < total).then_some((done, total));
                 }
             }
             TrainEvent::Epoch { epoch, mean_loss } => {
@@ -459,7 +396,7 @@ impl TrainingPanel {
         {
             self.save_pick = None;
             if let (Some(dir), Some((net, meta))) = (picked, &self.trained) {
-                match train::save_model(net, meta, &dir) {
+                match model::save(net, meta, &dir) {
                     Ok(()) => self.note(format!("saved the model to {}", dir.display())),
                     Err(e) => self.error = Some(e.to_string()),
                 }
@@ -478,18 +415,37 @@ impl TrainingPanel {
         {
             self.resume_pick = None;
             if let Some(p) = picked {
-                if p.join("state.json").is_file() || checkpoint::latest(&p).is_some() {
-                    self.note(format!("will resume from {}", p.display()));
-                    self.resume_from = Some(p);
-                } else {
-                    self.error = Some(format!("{} holds no checkpoint", p.display()));
-                }
+                self.pick_resume(&p);
             }
         }
     }
 }
 
 impl TrainingPanel {
+    /// Takes the run of the checkpoint at `p` as the next Start's, showing its settings.
+    fn pick_resume(&mut self, p: &std::path::Path) {
+        // The page cannot stand in for the data settings an older checkpoint lacks.
+        match TrainPlan::resumed(p, None, None) {
+            Ok((plan, note)) => {
+                if let Some(note) = note {
+                    self.note(note);
+                }
+                self.note(format!(
+                    "will resume from {}",
+                    plan.resume.as_deref().unwrap_or(p).display()
+                ));
+                self.cfg = plan.config.clone();
+                self.source = match plan.source {
+                    TrainSource::Mining { .. } => Source::Mining,
+                    TrainSource::Triplets { .. } => Source::Triplets,
+                };
+                self.validate = plan.validation.is_some();
+                self.resume_plan = Some(plan);
+            }
+            Err(e) => self.error = Some(e.to_string()),
+        }
+    }
+
     pub fn ui(&mut self, ui: &mut egui::Ui, inputs: Inputs<'_>) {
         let idle = self.run.is_none();
         ui.add_enabled_ui(idle, |ui| self.settings_ui(ui));
@@ -531,6 +487,13 @@ impl TrainingPanel {
     }
 
     fn settings_ui(&mut self, ui: &mut egui::Ui) {
+        self.data_ui(ui);
+        self.backbone_ui(ui);
+        hyper_parameters_ui(ui, &mut self.cfg);
+    }
+
+    /// Fixed triplets or mining, and validation.
+    fn data_ui(&mut self, ui: &mut egui::Ui) {
         let cfg = &mut self.cfg;
         ui.horizontal_wrapped(|ui| {
             ui.label("Data");
@@ -548,6 +511,11 @@ impl TrainingPanel {
             ui.checkbox(&mut self.validate, "validate on 100+100 DevTrain pairs")
                 .on_hover_text("Needs the dataset (Dataset page); accuracy after each epoch");
         });
+    }
+
+    /// The backbone and its initial weights (choosing dlib proposes its recipe).
+    fn backbone_ui(&mut self, ui: &mut egui::Ui) {
+        let cfg = &mut self.cfg;
         ui.horizontal_wrapped(|ui| {
             ui.label("Backbone");
             let before = cfg.backbone;
@@ -587,7 +555,147 @@ impl TrainingPanel {
                 cfg.init = InitWeights::Default;
             }
         });
-        ui.horizontal_wrapped(|ui| {
+    }
+
+    fn buttons_ui(&mut self, ui: &mut egui::Ui, inputs: &Inputs<'_>) {
+        let idle = self.run.is_none();
+        let has_data = match self.source {
+            Source::Triplets => inputs.triplets.as_ref().is_some_and(|t| !t.is_empty()),
+            Source::Mining => inputs.dataset.is_some(),
+        };
+        let can_start = idle && has_data && inputs.device.is_some();
+        let label = if self.resume_plan.is_some() {
+            "Start (resume)"
+        } else {
+            "Start"
+        };
+        if ui
+            .add_enabled(can_start, egui::Button::new(label))
+            .on_disabled_hover_text(
+                "Needs triplets (Triplets page) or, for mining, a dataset (Dataset page)",
+            )
+            .clicked()
+        {
+            self.start(inputs, ui.ctx());
+        }
+        if let Some(run) = &self.run {
+            let paused = run.job.paused();
+            if ui.button(if paused { "Resume" } else { "Pause" }).clicked() {
+                run.job.set_paused(!paused);
+            }
+            if ui.button("Stop").clicked() {
+                run.job.stop();
+            }
+        }
+        if ui
+            .add_enabled(
+                idle && self.resume_pick.is_none(),
+                egui::Button::new("Resume from checkpoint..."),
+            )
+            .clicked()
+        {
+            let start = self.runs_root.clone();
+            self.resume_pick = Some(dialogs::spawn(ui.ctx(), move || {
+                rfd::FileDialog::new()
+                    .set_title("Checkpoint folder (step-NNNNNN) or a checkpoints folder")
+                    .set_directory(start)
+                    .pick_folder()
+            }));
+        }
+        let can_save = idle && self.trained.is_some() && self.save_pick.is_none();
+        if ui
+            .add_enabled(can_save, egui::Button::new("Save model..."))
+            .clicked()
+        {
+            self.save_pick = Some(dialogs::spawn(ui.ctx(), || {
+                rfd::FileDialog::new()
+                    .set_title("Folder for the trained model")
+                    .pick_folder()
+            }));
+        }
+    }
+
+    fn progress_ui(&self, ui: &mut egui::Ui, frames: &FrameStats) {
+        let Some(run) = &self.run else { return };
+        ui.horizontal(|ui| {
+            let preparing = match (run.features, run.job.progress()) {
+                (Some((d, t)), _) => Some(("backbone features", d, t)),
+                (None, Some(p)) if run.total_steps == 0 => {
+                    Some((p.stage.as_str(), p.done, p.total))
+                }
+                _ => None,
+            };
+            if let Some((what, d, t)) = preparing {
+                ui.spinner();
+                ui.label(format!("preparing {what}: {d} / {t}"));
+            } else if run.total_steps == 0 {
+                ui.spinner();
+                ui.label("preparing...");
+            } else {
+                let done_now = (self.step + 1).saturating_sub(run.first_step);
+                let elapsed = run.started.elapsed().as_secs_f64();
+                let left = run.total_steps.saturating_sub(self.step);
+                let eta = if done_now > 0 {
+                    format!("{:.0} s", elapsed / done_now as f64 * left as f64)
+                } else {
+                    "?".into()
+                };
+                ui.add(
+                    egui::ProgressBar::new(self.step as f32 / run.total_steps.max(1) as f32)
+                        .desired_width(300.0)
+                        .text(format!("step {} / {}", self.step, run.total_steps)),
+                );
+                let paused = if run.job.paused() { "paused, " } else { "" };
+                ui.label(format!(
+                    "{paused}{:.1} triplets/s, about {eta} left",
+                    self.throughput
+                ));
+            }
+            if let Some(f) = frames.summary_since(run.frames_at_start) {
+                ui.separator();
+                ui.label(format!("UI frame {f}"));
+            }
+        });
+        ui.ctx().request_repaint_after(Duration::from_millis(250));
+    }
+
+    fn plots_ui(&self, ui: &mut egui::Ui) {
+        let smoothed = ema(&self.losses, 0.9);
+        let height = (ui.available_height() - 140.0).max(180.0);
+        ui.columns(2, |cols| {
+            Plot::new("training_loss")
+                .height(height)
+                .legend(Legend::default())
+                .x_axis_label("step")
+                .y_axis_label("loss / active fraction")
+                .show(&mut cols[0], |plot| {
+                    plot.line(Line::new("loss per step", self.losses.clone()));
+                    plot.line(Line::new("smoothed", smoothed).width(2.5));
+                    plot.line(Line::new("active triplets (fraction)", self.active.clone()));
+                    if !self.epoch_losses.is_empty() {
+                        plot.points(
+                            Points::new("epoch mean", self.epoch_losses.clone()).radius(4.0),
+                        );
+                    }
+                });
+            Plot::new("validation_accuracy")
+                .height(height)
+                .legend(Legend::default())
+                .x_axis_label("step")
+                .y_axis_label("validation accuracy")
+                .include_y(0.5)
+                .include_y(1.0)
+                .show(&mut cols[1], |plot| {
+                    plot.line(Line::new("validation accuracy", self.val_accuracy.clone()));
+                    plot.points(Points::new("after epoch", self.val_accuracy.clone()).radius(4.0));
+                });
+        });
+    }
+}
+
+/// Epochs, batch, learning rate and schedule, margin, freezing, augmentation, checkpoints.
+fn hyper_parameters_ui(ui: &mut egui::Ui, cfg: &mut TrainConfig) {
+    ui.horizontal_wrapped(|ui| {
             ui.label("epochs");
             ui.add(egui::DragValue::new(&mut cfg.epochs).range(1..=1000));
             ui.label("batch");
@@ -643,140 +751,6 @@ impl TrainingPanel {
             ui.add(egui::DragValue::new(&mut cfg.checkpoint_every).range(0..=100_000));
             ui.label("steps");
         });
-    }
-
-    fn buttons_ui(&mut self, ui: &mut egui::Ui, inputs: &Inputs<'_>) {
-        let idle = self.run.is_none();
-        let has_data = match self.source {
-            Source::Triplets => inputs.triplets.as_ref().is_some_and(|t| !t.is_empty()),
-            Source::Mining => inputs.dataset.is_some(),
-        };
-        let can_start = idle && has_data && inputs.device.is_some();
-        let label = if self.resume_from.is_some() {
-            "Start (resume)"
-        } else {
-            "Start"
-        };
-        if ui
-            .add_enabled(can_start, egui::Button::new(label))
-            .on_disabled_hover_text(
-                "Needs triplets (Triplets page) or, for mining, a dataset (Dataset page)",
-            )
-            .clicked()
-        {
-            self.start(inputs, ui.ctx());
-        }
-        if let Some(run) = &self.run {
-            let paused = run.control.pause.load(Ordering::Relaxed);
-            if ui.button(if paused { "Resume" } else { "Pause" }).clicked() {
-                run.control.pause.store(!paused, Ordering::Relaxed);
-            }
-            if ui.button("Stop").clicked() {
-                run.control.stop.store(true, Ordering::Relaxed);
-                run.control.pause.store(false, Ordering::Relaxed);
-            }
-        }
-        if ui
-            .add_enabled(
-                idle && self.resume_pick.is_none(),
-                egui::Button::new("Resume from checkpoint..."),
-            )
-            .clicked()
-        {
-            let start = self.runs_root.clone();
-            self.resume_pick = Some(dialogs::spawn(ui.ctx(), move || {
-                rfd::FileDialog::new()
-                    .set_title("Checkpoint folder (step-NNNNNN) or a checkpoints folder")
-                    .set_directory(start)
-                    .pick_folder()
-            }));
-        }
-        let can_save = idle && self.trained.is_some() && self.save_pick.is_none();
-        if ui
-            .add_enabled(can_save, egui::Button::new("Save model..."))
-            .clicked()
-        {
-            self.save_pick = Some(dialogs::spawn(ui.ctx(), || {
-                rfd::FileDialog::new()
-                    .set_title("Folder for the trained model")
-                    .pick_folder()
-            }));
-        }
-    }
-
-    fn progress_ui(&self, ui: &mut egui::Ui, frames: &FrameStats) {
-        let Some(run) = &self.run else { return };
-        ui.horizontal(|ui| {
-            if let Some((what, d, t)) = run.preparing {
-                ui.spinner();
-                ui.label(format!("preparing {what}: {d} / {t}"));
-            } else if run.total_steps == 0 {
-                ui.spinner();
-                ui.label("preparing...");
-            } else {
-                let done_now = (self.step + 1).saturating_sub(run.first_step);
-                let elapsed = run.started.elapsed().as_secs_f64();
-                let left = run.total_steps.saturating_sub(self.step);
-                let eta = if done_now > 0 {
-                    format!("{:.0} s", elapsed / done_now as f64 * left as f64)
-                } else {
-                    "?".into()
-                };
-                ui.add(
-                    egui::ProgressBar::new(self.step as f32 / run.total_steps.max(1) as f32)
-                        .desired_width(300.0)
-                        .text(format!("step {} / {}", self.step, run.total_steps)),
-                );
-                let paused = if run.control.pause.load(Ordering::Relaxed) {
-                    "paused, "
-                } else {
-                    ""
-                };
-                ui.label(format!(
-                    "{paused}{:.1} triplets/s, about {eta} left",
-                    self.throughput
-                ));
-            }
-            if let Some(f) = frames.summary_since(run.frames_at_start) {
-                ui.separator();
-                ui.label(format!("UI frame {f}"));
-            }
-        });
-        ui.ctx().request_repaint_after(Duration::from_millis(250));
-    }
-
-    fn plots_ui(&self, ui: &mut egui::Ui) {
-        let smoothed = ema(&self.losses, 0.9);
-        let height = (ui.available_height() - 140.0).max(180.0);
-        ui.columns(2, |cols| {
-            Plot::new("training_loss")
-                .height(height)
-                .legend(Legend::default())
-                .x_axis_label("step")
-                .y_axis_label("loss / active fraction")
-                .show(&mut cols[0], |plot| {
-                    plot.line(Line::new("loss per step", self.losses.clone()));
-                    plot.line(Line::new("smoothed", smoothed).width(2.5));
-                    plot.line(Line::new("active triplets (fraction)", self.active.clone()));
-                    if !self.epoch_losses.is_empty() {
-                        plot.points(
-                            Points::new("epoch mean", self.epoch_losses.clone()).radius(4.0),
-                        );
-                    }
-                });
-            Plot::new("validation_accuracy")
-                .height(height)
-                .legend(Legend::default())
-                .x_axis_label("step")
-                .y_axis_label("validation accuracy")
-                .include_y(0.5)
-                .include_y(1.0)
-                .show(&mut cols[1], |plot| {
-                    plot.line(Line::new("validation accuracy", self.val_accuracy.clone()));
-                    plot.points(Points::new("after epoch", self.val_accuracy.clone()).radius(4.0));
-                });
-        });
-    }
 }
 
 /// Exponential moving average of a series (the usual smoothed training curve).
@@ -790,4 +764,24 @@ fn ema(points: &[[f64; 2]], keep: f64) -> Vec<[f64; 2]> {
             [x, v]
         })
         .collect()
+}
+
+impl Panel for TrainingPanel {
+    fn poll(&mut self, _ctx: &egui::Context, app: &mut AppContext) {
+        TrainingPanel::poll(self, &app.frames);
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppContext) {
+        let triplets = app.triplets.as_ref();
+        let inputs = Inputs {
+            triplets: triplets.map(|t| t.array.clone()),
+            triplets_file: triplets.and_then(|t| t.file.clone()),
+            sidecar: triplets.and_then(|t| t.sidecar.as_deref()),
+            dataset: app.dataset.as_ref(),
+            device: app.device.as_ref(),
+            crops: app.crops.clone(),
+            frames: &app.frames,
+        };
+        TrainingPanel::ui(self, ui, inputs);
+    }
 }

@@ -4,33 +4,24 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use burn::tensor::Device;
 use eframe::egui;
 use siamese_face::Dataset;
-use siamese_face::detect::Detector;
-use siamese_face::preprocess::{self, CropCache, PreprocessSettings};
+use siamese_face::preprocess::{self, PreprocessSettings};
 use siamese_face::triplets::{self, Sidecar, TripletArray};
+use siamese_face::workflow::triplets::{self as workflow, Generated, TripletsPlan};
+use siamese_face::workflow::{Outcome, WorkflowError};
 
+use super::context::{AppContext, Panel, SharedTriplets};
 use super::dialogs;
+use super::job::{Job, Update};
 
 const ROW: f32 = 112.0;
 
-enum JobMsg {
-    Progress(usize, usize),
-    Done(Result<(TripletArray, Sidecar), String>),
-}
-
-struct Job {
-    cancel: Arc<AtomicBool>,
-    rx: mpsc::Receiver<JobMsg>,
-    done: usize,
-    total: usize,
-    started: Instant,
-}
+type JobResult = Result<Outcome<Generated>, WorkflowError>;
 
 enum Pick {
     Save(mpsc::Receiver<Option<PathBuf>>),
@@ -42,10 +33,10 @@ pub struct TripletsPanel {
     seed: u64,
     settings: PreprocessSettings,
     cache_root: PathBuf,
-    job: Option<Job>,
+    job: Option<Job<JobResult>>,
     pick: Option<Pick>,
     array: Option<Arc<TripletArray>>,
-    sidecar: Option<Sidecar>,
+    sidecar: Option<Arc<Sidecar>>,
     /// Where the shown triplets came from or were saved to.
     file: Option<PathBuf>,
     textures: HashMap<(usize, usize), egui::TextureHandle>,
@@ -96,46 +87,38 @@ impl TripletsPanel {
         (self.settings, self.cache_root.clone())
     }
 
-    /// The triplets shown, for the Training page.
-    pub fn current(&self) -> Option<Arc<TripletArray>> {
-        self.array.clone()
+    /// The plan Generate runs on `dataset`.
+    pub fn plan(&self, dataset: &Dataset) -> TripletsPlan {
+        TripletsPlan {
+            dataset: dataset.root.clone(),
+            count: self.count,
+            seed: self.seed,
+            crops: self.settings,
+            cache_root: self.cache_root.clone(),
+        }
     }
 
     fn show(&mut self, array: TripletArray, sidecar: Option<Sidecar>, file: Option<PathBuf>) {
         self.array = Some(Arc::new(array));
-        self.sidecar = sidecar;
+        self.sidecar = sidecar.map(Arc::new);
         self.file = file;
         self.textures.clear();
     }
 
     pub fn poll(&mut self, ctx: &egui::Context) {
-        if let Some(job) = &mut self.job {
-            let mut finished = None;
-            while let Ok(msg) = job.rx.try_recv() {
-                match msg {
-                    JobMsg::Progress(d, t) => (job.done, job.total) = (d, t),
-                    JobMsg::Done(r) => finished = Some(r),
-                }
-            }
-            if let Some(r) = finished {
-                let secs = job.started.elapsed().as_secs_f32();
+        let finished = self.job.as_mut().and_then(|job| {
+            job.poll().into_iter().find_map(|u| match u {
+                Update::Done(r) => Some((r, job.started().elapsed().as_secs_f32())),
+                Update::Note(_) | Update::Train(_) => None,
+            })
+        });
+        match finished {
+            Some((r, secs)) => {
                 self.job = None;
-                match r {
-                    Ok((array, sidecar)) => {
-                        self.message = Some(format!(
-                            "{} triplets from {} images in {secs:.1} s; {} image(s) without a usable face were centre-cropped",
-                            array.len(),
-                            job_images(&sidecar),
-                            sidecar.fallback_crops.len()
-                        ));
-                        self.error = None;
-                        self.show(array, Some(sidecar), None);
-                    }
-                    Err(e) => self.error = Some(e),
-                }
-            } else {
-                ctx.request_repaint_after(Duration::from_millis(100));
+                self.finish(r, secs);
             }
+            None if self.job.is_some() => ctx.request_repaint_after(Duration::from_millis(100)),
+            None => {}
         }
         let picked = match &self.pick {
             Some(Pick::Save(rx)) => rx.try_recv().ok().map(|p| (true, p)),
@@ -198,68 +181,80 @@ impl TripletsPanel {
         }
     }
 
+    fn finish(&mut self, r: JobResult, secs: f32) {
+        match r {
+            Ok(Outcome::Done(Generated { array, sidecar })) => {
+                self.message = Some(format!(
+                    "{} triplets from {} images in {secs:.1} s; {} image(s) without a usable face were centre-cropped",
+                    array.len(),
+                    job_images(&sidecar),
+                    sidecar.fallback_crops.len()
+                ));
+                self.error = None;
+                self.show(array, Some(sidecar), None);
+            }
+            Ok(Outcome::Cancelled) => self.message = Some("Cancelled".into()),
+            Err(e) => self.error = Some(e.to_string()),
+        }
+    }
+
     /// Starts drawing and cropping `count` triplets on a background thread.
     pub fn generate(&mut self, ds: Arc<Dataset>, device: Device, ctx: &egui::Context) {
-        let (count, seed, settings) = (self.count, self.seed, self.settings);
-        let root = self.cache_root.clone();
-        let cancel = Arc::new(AtomicBool::new(false));
-        let job_cancel = cancel.clone();
-        let (tx, rx) = mpsc::channel();
-        let ctx = ctx.clone();
-        std::thread::Builder::new()
-            .name("triplets".into())
-            .spawn(move || {
-                let result = (|| {
-                    let identities = match ds.dev_split() {
-                        Ok(split) => split.train,
-                        Err(_) => ds.people.iter().map(|p| p.name.clone()).collect(),
-                    };
-                    let sources =
-                        triplets::draw(&ds, &identities, count, seed).map_err(|e| e.to_string())?;
-                    let dir = CropCache::dir_for(&root, &ds, &settings);
-                    let mut cache =
-                        CropCache::open(&dir, &ds, &settings).map_err(|e| e.to_string())?;
-                    let detector = Detector::new(&device).map_err(|e| e.to_string())?;
-                    let mut last = Instant::now();
-                    let (array, fallbacks) = triplets::crops(
-                        &ds,
-                        &sources,
-                        &mut cache,
-                        &detector,
-                        &job_cancel,
-                        |d, t| {
-                            if last.elapsed() > Duration::from_millis(100) || d == t {
-                                last = Instant::now();
-                                let _ = tx.send(JobMsg::Progress(d, t));
-                                ctx.request_repaint();
-                            }
-                        },
-                    )
-                    .map_err(|e| e.to_string())?;
-                    let sidecar = Sidecar {
-                        dataset: ds.root.clone(),
-                        seed,
-                        crops: settings.key(),
-                        fallback_crops: fallbacks,
-                        triplets: sources,
-                    };
-                    Ok((array, sidecar))
-                })();
-                let _ = tx.send(JobMsg::Done(result));
-                ctx.request_repaint();
-            })
-            .expect("spawning a thread");
-        self.message = None;
-        self.job = Some(Job {
-            cancel,
-            rx,
-            done: 0,
-            total: 0,
-            started: Instant::now(),
+        let plan = self.plan(&ds);
+        let job = Job::spawn("triplets", ctx, move |control, sink| {
+            workflow::run(&plan, &device, &control.stop, sink)
         });
+        match job {
+            Ok(job) => {
+                self.message = None;
+                self.job = Some(job);
+            }
+            Err(e) => self.error = Some(e),
+        }
     }
 
     pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        dataset: Option<&Arc<Dataset>>,
+        device: Option<&Device>,
+    ) {
+        self.toolbar_ui(ui, dataset, device);
+        ui.label(
+            "Anchor and positive are two photos of one person, the negative another person; \
+             all from the training identities only (LFW: peopleDevTrain). Crops come from \
+             the MTCNN crop cache (images not in it yet are detected now).",
+        );
+        if let Some(job) = &self.job {
+            ui.horizontal(|ui| {
+                let (done, total) = job.progress().map_or((0, 0), |p| (p.done, p.total));
+                let frac = if total > 0 {
+                    done as f32 / total as f32
+                } else {
+                    0.0
+                };
+                ui.add(
+                    egui::ProgressBar::new(frac)
+                        .desired_width(300.0)
+                        .text(format!("{done} / {total} face crops")),
+                );
+                if ui.button("Cancel").clicked() {
+                    job.stop();
+                }
+            });
+        }
+        if let Some(m) = &self.message {
+            ui.label(m);
+        }
+        if let Some(e) = &self.error {
+            ui.colored_label(ui.visuals().error_fg_color, e);
+        }
+        ui.separator();
+        self.grid(ui);
+    }
+
+    /// Count, seed and crop settings; Generate, Save and Load.
+    fn toolbar_ui(
         &mut self,
         ui: &mut egui::Ui,
         dataset: Option<&Arc<Dataset>>,
@@ -315,36 +310,6 @@ impl TripletsPanel {
                 })));
             }
         });
-        ui.label(
-            "Anchor and positive are two photos of one person, the negative another person; \
-             all from the training identities only (LFW: peopleDevTrain). Crops come from \
-             the MTCNN crop cache (images not in it yet are detected now).",
-        );
-        if let Some(job) = &self.job {
-            ui.horizontal(|ui| {
-                let frac = if job.total > 0 {
-                    job.done as f32 / job.total as f32
-                } else {
-                    0.0
-                };
-                ui.add(
-                    egui::ProgressBar::new(frac)
-                        .desired_width(300.0)
-                        .text(format!("{} / {} face crops", job.done, job.total)),
-                );
-                if ui.button("Cancel").clicked() {
-                    job.cancel.store(true, Ordering::Relaxed);
-                }
-            });
-        }
-        if let Some(m) = &self.message {
-            ui.label(m);
-        }
-        if let Some(e) = &self.error {
-            ui.colored_label(ui.visuals().error_fg_color, e);
-        }
-        ui.separator();
-        self.grid(ui);
     }
 
     fn grid(&mut self, ui: &mut egui::Ui) {
@@ -417,4 +382,20 @@ fn job_images(s: &Sidecar) -> usize {
     all.sort_unstable();
     all.dedup();
     all.len()
+}
+
+impl Panel for TripletsPanel {
+    fn poll(&mut self, ctx: &egui::Context, app: &mut AppContext) {
+        TripletsPanel::poll(self, ctx);
+        app.crops = self.crop_setup();
+        app.triplets = self.array.clone().map(|array| SharedTriplets {
+            array,
+            file: self.file.clone(),
+            sidecar: self.sidecar.clone(),
+        });
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppContext) {
+        TripletsPanel::ui(self, ui, app.dataset.as_ref(), app.device.as_ref());
+    }
 }

@@ -139,7 +139,7 @@ pub fn run(cmd: BenchCommand, request: BackendRequest) -> anyhow::Result<ExitCod
 
 fn detect(data: &Path, n: usize, request: BackendRequest, json: bool) -> anyhow::Result<ExitCode> {
     let dataset = Dataset::open(data)?;
-    let sample = bench::spread_sample(&bench::sorted_images(&dataset), n);
+    let sample = bench::spread_sample(&dataset.sorted_images(), n);
     anyhow::ensure!(!sample.is_empty(), "{} holds no images", data.display());
     let images = sample
         .iter()

@@ -2,13 +2,13 @@
 
 mod backend_cmd;
 mod bench_cmd;
-mod crop_cmd;
+pub(crate) mod crop_cmd;
 mod dataset_cmd;
-mod detect_cmd;
+pub(crate) mod detect_cmd;
 mod preprocess_cmd;
-mod train_cmd;
-mod triplets_cmd;
-mod verify_cmd;
+pub(crate) mod train_cmd;
+pub(crate) mod triplets_cmd;
+pub(crate) mod verify_cmd;
 mod weights_cmd;
 
 use std::path::PathBuf;
@@ -92,12 +92,12 @@ pub enum Command {
     Weights(weights_cmd::WeightsCommand),
 }
 
-/// A `(done, total)` progress callback that moves `bar`.
-fn follow(bar: &indicatif::ProgressBar) -> impl FnMut(usize, usize) + '_ {
-    |done, total| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    }
+/// `path` as a plan stores it: absolute (a resumed run may start in another folder), and
+/// for folders that exist, with links resolved as the app's dataset page shows them.
+pub(crate) fn plan_path(path: &std::path::Path) -> PathBuf {
+    std::fs::canonicalize(path)
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_path_buf())
 }
 
 pub fn init_logging(verbose: u8) {

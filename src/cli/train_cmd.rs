@@ -1,30 +1,29 @@
 //! `siamese-face train --out MODEL_DIR (--triplets FILE.npy | --mine --data DIR) ...`:
-//! trains the embedding network with triplet loss, with a progress bar on a terminal (or
-//! one JSON event per line with --json), checkpoints and resume.
+//! the arguments become a training plan (the same one the Training panel builds), which
+//! the library's training workflow runs; this adapter shows its progress (a bar, or one
+//! JSON event per line with --json) and saves the model.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use siamese_face::Dataset;
 use siamese_face::backend::{self, BackendRequest};
 use siamese_face::dataset::TrainSplit;
-use siamese_face::detect::Detector;
+use siamese_face::embed::BackboneKind;
 use siamese_face::embed::augment::Augment;
-use siamese_face::embed::checkpoint;
 use siamese_face::embed::pretrained::InitWeights;
-use siamese_face::embed::train::{
-    self, Control, LrSchedule, Mining, ModelMeta, TrainConfig, TrainData, TrainEvent, TrainJob,
-};
-use siamese_face::embed::validation::{self, ValidationSet};
-use siamese_face::embed::{BackboneKind, mining};
-use siamese_face::preprocess::{self, CropCache, PreprocessSettings};
-use siamese_face::triplets::{Sidecar, TripletArray};
+use siamese_face::embed::train::{Control, LrSchedule, Mining, TrainConfig, TrainEvent};
+use siamese_face::embed::validation;
+use siamese_face::model;
+use siamese_face::preprocess::PreprocessSettings;
+use siamese_face::triplets::Sidecar;
+use siamese_face::workflow::train::{self as workflow, TrainPlan, TrainSource, ValidationPlan};
+use siamese_face::workflow::{self as workflows, Outcome, Report};
 
 use super::crop_cmd::CropArgs;
-use super::detect_cmd::{self, DetectorArgs};
+use super::detect_cmd::DetectorArgs;
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
@@ -51,8 +50,9 @@ pub struct TrainArgs {
     /// Start from random weights even where ImageNet weights are built in.
     #[arg(long)]
     pub random_init: bool,
-    #[arg(long, default_value_t = 5)]
-    pub epochs: usize,
+    /// Epochs [default: 5; when resuming, the checkpoint's].
+    #[arg(long)]
+    pub epochs: Option<usize>,
     /// Triplets per step (or images per step with --mine).
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
@@ -109,7 +109,8 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 200)]
     pub checkpoint_every: usize,
     /// Continue from a checkpoint folder (or the newest in MODEL_DIR/checkpoints with
-    /// `--resume latest`); the other settings come from the checkpoint, except --epochs.
+    /// `--resume latest`): every setting, the data included, comes from the checkpoint,
+    /// except --epochs and --max-steps.
     #[arg(long, value_name = "DIR|latest")]
     pub resume: Option<PathBuf>,
     #[arg(long, default_value_t = 0)]
@@ -143,7 +144,7 @@ impl TrainArgs {
                 (None, true) => InitWeights::Random,
                 (None, false) => InitWeights::Default,
             },
-            epochs: self.epochs,
+            epochs: self.epochs.unwrap_or(5),
             batch_size: self.batch,
             learning_rate: self.lr,
             schedule: if self.schedule == "constant" {
@@ -173,251 +174,103 @@ impl TrainArgs {
             train_last_stage: self.train_last_stage,
         }
     }
+
+    /// The plan of a new run with these arguments.
+    pub fn plan(&self) -> anyhow::Result<TrainPlan> {
+        let config = self.config();
+        // An unreadable sidecar is a file without one: the array is checked on loading.
+        let sidecar = self.triplets.as_ref().and_then(|f| Sidecar::load(f).ok());
+        let source = if self.mine {
+            TrainSource::Mining {
+                split: self
+                    .view2_fold
+                    .map_or(TrainSplit::DevTrain, TrainSplit::View2Fold),
+                max_people: self.max_people,
+            }
+        } else {
+            let file = self
+                .triplets
+                .as_deref()
+                .map(super::plan_path)
+                .ok_or_else(|| anyhow::anyhow!("give --triplets FILE.npy or --mine --data DIR"))?;
+            TrainSource::triplets(Some(file), sidecar.as_ref())
+        };
+        let user = PreprocessSettings {
+            detector: self.detector.config()?,
+            crop: self.crop.config()?,
+            pick: Default::default(),
+        };
+        // View 2 folds validate on the next fold of pairs.txt.
+        let validation = (self.val_pairs > 0).then(|| ValidationPlan {
+            list: match self.view2_fold {
+                Some(_) => "pairs".into(),
+                None => self.val_list.clone(),
+            },
+            fold: self.view2_fold.map(|k| k % 10),
+            per_class: self.val_pairs,
+        });
+        Ok(TrainPlan {
+            crops: TrainPlan::crops_for(config.backbone, &source, user),
+            config,
+            source,
+            dataset: self
+                .data
+                .as_deref()
+                .map(super::plan_path)
+                .or(sidecar.map(|s| s.dataset)),
+            validation,
+            cache_root: super::plan_path(&workflows::cache_root(self.cache.clone())),
+            checkpoints: Some(super::plan_path(&self.out).join("checkpoints")),
+            max_steps: self.max_steps,
+            resume: None,
+        })
+    }
+
+    /// The plan to run: a new one, or the resumed run's own.
+    fn plan_to_run(&self) -> anyhow::Result<TrainPlan> {
+        let Some(resume) = &self.resume else {
+            return self.plan();
+        };
+        let path = if resume.as_os_str() == "latest" {
+            self.out.join("checkpoints")
+        } else {
+            resume.clone()
+        };
+        // Only checkpoints of older versions need the arguments.
+        let (mut plan, note) = TrainPlan::resumed(&path, self.epochs, self.plan().ok())?;
+        if let Some(note) = note {
+            eprintln!("note: {note}");
+        }
+        plan.max_steps = self.max_steps;
+        Ok(plan)
+    }
 }
 
-/// The dataset's crop cache and a detector for images not yet cropped.
-struct Crops {
-    dataset: Dataset,
-    cache: CropCache,
-    detector: Detector,
+fn bar_style(template: &str) -> ProgressStyle {
+    // The templates are this file's own constants.
+    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
 }
 
-fn open_crops(args: &TrainArgs, data: &Path, request: BackendRequest) -> anyhow::Result<Crops> {
-    let settings = PreprocessSettings {
-        detector: args.detector.config()?,
-        crop: args.crop.config_over(args.backbone.crop())?,
-        pick: Default::default(),
-    };
-    let dataset = Dataset::open(data)?;
-    let root = args
-        .cache
-        .clone()
-        .unwrap_or_else(preprocess::default_cache_root);
-    let cache = CropCache::open(
-        &CropCache::dir_for(&root, &dataset, &settings),
-        &dataset,
-        &settings,
-    )?;
-    Ok(Crops {
-        dataset,
-        cache,
-        detector: detect_cmd::detector(request)?,
-    })
-}
-
-fn crop_bar(what: &'static str, quiet: bool) -> ProgressBar {
+pub fn run(args: TrainArgs, request: BackendRequest) -> anyhow::Result<ExitCode> {
+    let quiet = args.json || !std::io::stderr().is_terminal();
+    let plan = args.plan_to_run()?;
+    let selection = backend::select(request)?;
     let bar = if quiet {
         ProgressBar::hidden()
     } else {
         ProgressBar::new(0)
     };
-    bar.set_style(
-        ProgressStyle::with_template(&format!("{{bar:40}} {{pos}}/{{len}} {what}  eta {{eta}}"))
-            .expect("a valid template"),
-    );
-    bar
-}
-
-pub fn run(args: TrainArgs, request: BackendRequest) -> anyhow::Result<ExitCode> {
-    let quiet = args.json || !std::io::stderr().is_terminal();
-    let resume = match &args.resume {
-        None => None,
-        Some(p) if p.as_os_str() == "latest" => Some(args.out.join("checkpoints")),
-        Some(p) => Some(p.clone()),
-    };
-    let selection = backend::select(request)?;
-    let checkpoint = match &resume {
-        Some(p) => Some(checkpoint::load(p, &selection.device.clone().autodiff())?),
-        None => None,
-    };
-    let cfg = match &checkpoint {
-        Some(ck) => TrainConfig {
-            epochs: args.epochs,
-            ..ck.state.config.clone()
-        },
-        None => args.config(),
-    };
-    let cancel = Default::default();
-    // The training data.
-    let sidecar = args.triplets.as_deref().and_then(|t| Sidecar::load(t).ok());
-    let data_dir = args.data.clone().or(sidecar.map(|s| s.dataset));
-    let mut crops = match &data_dir {
-        Some(d) => Some(open_crops(&args, d, request)?),
-        None => None,
-    };
-    // View 2 folds validate on the next fold of pairs.txt.
-    let (val_list, val_fold) = match args.view2_fold {
-        Some(k) => ("pairs", Some(k % 10)),
-        None => (args.val_list.as_str(), None),
-    };
-    let has_list = |c: &Crops| c.dataset.pair_list(val_list).is_some();
-    if let Some(c) = crops.as_ref().filter(|c| !has_list(c)) {
-        // Only an explicitly named list must exist; LFW's default is just skipped elsewhere.
-        anyhow::ensure!(
-            val_list == validation::DEFAULT_LIST,
-            "the dataset at {} has no pair list {val_list}",
-            c.dataset.root.display(),
-        );
-    }
-    let val = match crops.as_mut() {
-        Some(c) if args.val_pairs > 0 && has_list(c) => {
-            let bar = crop_bar("face crops (validation pairs)", quiet);
-            let v = ValidationSet::from_pair_list_fold(
-                &c.dataset,
-                val_list,
-                val_fold,
-                args.val_pairs,
-                &mut c.cache,
-                &c.detector,
-                &cancel,
-                super::follow(&bar),
-            )?;
-            bar.finish_and_clear();
-            Some(v)
-        }
-        _ => None,
-    };
-    let (data, source) = if cfg.mining.is_some() {
-        let c = crops.as_mut().expect("--mine requires --data");
-        let mut split = match args.view2_fold {
-            Some(k) => TrainSplit::View2Fold(k),
-            None => TrainSplit::DevTrain,
-        };
-        let mut identities = match c.dataset.train_split(split) {
-            Ok(s) => s.train,
-            Err(e) if args.view2_fold.is_none() => {
-                eprintln!("note: {e}; mining all {} people", c.dataset.people.len());
-                split = TrainSplit::All;
-                c.dataset.train_split(split)?.train
-            }
-            Err(e) => return Err(e.into()),
-        };
-        // The validation pairs' people are held out, so the threshold chosen on them is
-        // one for people the network has not seen.
-        if let Some(v) = &val {
-            identities.retain(|p| !v.people.contains(p));
-        }
-        let bar = crop_bar("face crops (mining pool)", quiet);
-        let pool = mining::identity_pool(
-            &c.dataset,
-            &identities,
-            args.max_people,
-            &mut c.cache,
-            &c.detector,
-            &cancel,
-            super::follow(&bar),
-        )?;
-        bar.finish_and_clear();
-        let source = format!(
-            "online semi-hard mining ({split}): {} images of {} training people of {}{}",
-            pool.crops.len(),
-            pool.people.len(),
-            c.dataset.root.display(),
-            val.as_ref().map_or(String::new(), |v| format!(
-                " (the {} people of the validation pairs held out)",
-                v.people.len()
-            ))
-        );
-        (TrainData::Identities(pool), source)
-    } else {
-        let path = args
-            .triplets
-            .as_ref()
-            .ok_or_else(|| anyhow::anyhow!("give --triplets FILE.npy or --mine --data DIR"))?;
-        let array = TripletArray::load(path)?;
-        let source = format!("{} triplets from {}", array.len(), path.display());
-        (TrainData::Triplets(std::sync::Arc::new(array)), source)
-    };
-    if !quiet {
-        match &val {
-            Some(v) => eprintln!("validation: {}", v.name),
-            None => eprintln!("validation: none (no dataset with {} given)", args.val_list),
-        }
-        if cfg.freeze_backbone_epochs >= cfg.epochs
-            && (cfg.augment.jitter > 0 || cfg.augment.colour > 0.0)
-        {
-            eprintln!(
-                "note: the backbone stays frozen, so each crop's features are computed once; only flip augmentation applies"
-            );
-        }
-    }
-    let bar = if quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(cfg.total_steps(&data) as u64)
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} step {pos}/{len}  eta {eta}  {msg}")
-            .expect("a valid template"),
-    );
+    let mut shown = Shown::default();
     let control = Control::default();
-    // Resuming at or past --max-steps trains nothing and saves the checkpoint's model;
-    // --max-steps 0 saves the initial network (a baseline: e.g. a face-pretrained backbone
-    // with its residual head at zero).
-    let start = checkpoint.as_ref().map_or(0, |ck| ck.state.step);
-    if args.max_steps.is_some_and(|max| start >= max) {
-        control
-            .stop
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-    let job = TrainJob {
-        data: &data,
-        data_source: source.clone(),
-        config: cfg.clone(),
-        validation: val.as_ref(),
-        checkpoints: Some(args.out.join("checkpoints")),
-        resume: checkpoint,
-    };
-    let mut last_val = String::new();
-    let (net, summary) = train::train(job, &selection.device, &control, |e| {
-        if args.json {
-            println!("{}", serde_json::to_string(e).expect("events serialise"));
-        }
-        match e {
-            TrainEvent::Step {
-                epoch,
-                step,
-                loss,
-                active,
-                triplets_per_s,
-                ..
-            } => {
-                if args.max_steps.is_some_and(|m| *step >= m) {
-                    control
-                        .stop
-                        .store(true, std::sync::atomic::Ordering::Relaxed);
-                }
-                bar.set_position(*step as u64);
-                bar.set_message(format!(
-                    "epoch {epoch}  loss {loss:.4}  active {:.0}%  {triplets_per_s:.0} triplets/s{last_val}",
-                    active * 100.0
-                ));
-            }
-            TrainEvent::Features { done, total } => {
-                bar.set_message(format!("backbone features {done}/{total}"));
-            }
-            TrainEvent::Validation { accuracy, .. } => {
-                last_val = format!("  val acc {accuracy:.3}");
-            }
-            TrainEvent::Started {
-                initial_weights, ..
-            } if !quiet => bar.println(format!("{}: {initial_weights}", cfg.backbone)),
-            _ => {}
-        }
+    let outcome = workflow::run(&plan, None, &selection.device, &control, |r| {
+        shown.report(&bar, r, args.json, quiet)
     })?;
     bar.finish_and_clear();
-    let mut data_summary = data.summary(&source);
-    if summary.steps == 0 {
-        // An untrained network has seen nobody.
-        data_summary.identities.clear();
-        data_summary.source =
-            format!("no training steps: the initial network (prepared on {source})");
-    }
-    if cfg.mining.is_some() {
-        data_summary.crop = crops.as_ref().map(|c| c.cache.settings().crop);
-    }
-    let meta = ModelMeta::new(&cfg, data_summary, &summary);
-    train::save_model(&net, &meta, &args.out)?;
+    let Outcome::Done(trained) = outcome else {
+        anyhow::bail!("cancelled");
+    };
+    model::save(&trained.net, &trained.meta, &args.out)?;
+    let summary = &trained.summary;
     if args.json {
         let done = serde_json::json!({"event": "done", "summary": summary, "model": args.out});
         println!("{done}");
@@ -441,4 +294,75 @@ pub fn run(args: TrainArgs, request: BackendRequest) -> anyhow::Result<ExitCode>
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the terminal shows of a run: a bar per preparation stage, then one for the steps.
+#[derive(Default)]
+struct Shown {
+    stage: String,
+    last_val: String,
+}
+
+impl Shown {
+    fn report(&mut self, bar: &ProgressBar, r: Report<'_>, json: bool, quiet: bool) {
+        match r {
+            Report::Progress { stage, done, total } => {
+                if self.stage != stage {
+                    self.stage = stage.to_string();
+                    bar.set_style(bar_style(&format!(
+                        "{{bar:40}} {{pos}}/{{len}} {stage}  eta {{eta}}"
+                    )));
+                }
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            }
+            Report::Note(line) if !quiet => bar.println(line),
+            Report::Note(_) => {}
+            Report::Train(e) => {
+                if json {
+                    // Events are plain data; serialising them cannot fail.
+                    println!("{}", serde_json::to_string(e).unwrap_or_default());
+                }
+                self.event(bar, e, quiet);
+            }
+        }
+    }
+
+    fn event(&mut self, bar: &ProgressBar, e: &TrainEvent, quiet: bool) {
+        match e {
+            TrainEvent::Started {
+                steps,
+                initial_weights,
+                ..
+            } => {
+                bar.set_style(bar_style("{bar:40} step {pos}/{len}  eta {eta}  {msg}"));
+                bar.set_length(*steps as u64);
+                if !quiet {
+                    bar.println(format!("initial weights: {initial_weights}"));
+                }
+            }
+            TrainEvent::Step {
+                epoch,
+                step,
+                loss,
+                active,
+                triplets_per_s,
+                ..
+            } => {
+                bar.set_position(*step as u64);
+                bar.set_message(format!(
+                    "epoch {epoch}  loss {loss:.4}  active {:.0}%  {triplets_per_s:.0} triplets/s{}",
+                    active * 100.0,
+                    self.last_val
+                ));
+            }
+            TrainEvent::Features { done, total } => {
+                bar.set_message(format!("backbone features {done}/{total}"));
+            }
+            TrainEvent::Validation { accuracy, .. } => {
+                self.last_val = format!("  val acc {accuracy:.3}");
+            }
+            _ => {}
+        }
+    }
 }

@@ -7,13 +7,14 @@ use std::sync::atomic::AtomicBool;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use siamese_face::Dataset;
-use siamese_face::backend::BackendRequest;
-use siamese_face::preprocess::{self, CropCache, PreprocessSettings};
-use siamese_face::triplets::{self, Sidecar};
+use siamese_face::backend::{self, BackendRequest};
+use siamese_face::preprocess::PreprocessSettings;
+use siamese_face::triplets::{DEFAULT_COUNT, sidecar_path};
+use siamese_face::workflow::triplets::{self, Generated, TripletsPlan};
+use siamese_face::workflow::{self, Outcome, Report};
 
 use super::crop_cmd::CropArgs;
-use super::detect_cmd::{self, DetectorArgs};
+use super::detect_cmd::DetectorArgs;
 
 #[derive(Debug, Args)]
 pub struct TripletsArgs {
@@ -21,7 +22,7 @@ pub struct TripletsArgs {
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
     /// Number of triplets.
-    #[arg(long, default_value_t = triplets::DEFAULT_COUNT)]
+    #[arg(long, default_value_t = DEFAULT_COUNT)]
     pub count: usize,
     /// Output .npy (uint8, shape (N, 3, S, S, 3)); a .json sidecar is written beside it.
     #[arg(long, value_name = "FILE.npy")]
@@ -38,64 +39,53 @@ pub struct TripletsArgs {
     pub detector: DetectorArgs,
 }
 
+impl TripletsArgs {
+    pub fn plan(&self) -> anyhow::Result<TripletsPlan> {
+        Ok(TripletsPlan {
+            dataset: super::plan_path(&self.data),
+            count: self.count,
+            seed: self.seed,
+            crops: PreprocessSettings {
+                detector: self.detector.config()?,
+                crop: self.crop.config()?,
+                pick: Default::default(),
+            },
+            cache_root: super::plan_path(&workflow::cache_root(self.cache.clone())),
+        })
+    }
+}
+
 pub fn run(args: TripletsArgs, request: BackendRequest) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(args.count > 0, "--count must be at least 1");
-    let settings = PreprocessSettings {
-        detector: args.detector.config()?,
-        crop: args.crop.config()?,
-        pick: Default::default(),
-    };
-    let dataset = Dataset::open(&args.data)?;
-    let identities = match dataset.dev_split() {
-        Ok(split) => split.train,
-        Err(e) => {
-            eprintln!(
-                "note: {e}; drawing from all {} people of the dataset",
-                dataset.people.len()
-            );
-            dataset.people.iter().map(|p| p.name.clone()).collect()
-        }
-    };
-    let sources = triplets::draw(&dataset, &identities, args.count, args.seed)?;
-    let root = args.cache.unwrap_or_else(preprocess::default_cache_root);
-    let mut cache = CropCache::open(
-        &CropCache::dir_for(&root, &dataset, &settings),
-        &dataset,
-        &settings,
-    )?;
-    let detector = detect_cmd::detector(request)?;
+    let plan = args.plan()?;
+    let selection = backend::select(request)?;
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} face crops  eta {eta}")
-            .expect("a valid template"),
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let cancel = AtomicBool::new(false);
-    let (array, fallbacks) = triplets::crops(
-        &dataset,
-        &sources,
-        &mut cache,
-        &detector,
-        &cancel,
-        super::follow(&bar),
-    )?;
+    let outcome = triplets::run(&plan, &selection.device, &cancel, |r| match r {
+        Report::Progress { done, total, .. } => {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        }
+        Report::Note(line) => bar.println(line),
+        Report::Train(_) => {}
+    })?;
     bar.finish_and_clear();
+    let Outcome::Done(Generated { array, sidecar }) = outcome else {
+        anyhow::bail!("cancelled");
+    };
     array.save(&args.out)?;
-    Sidecar {
-        dataset: dataset.root.clone(),
-        seed: args.seed,
-        crops: settings.key(),
-        fallback_crops: fallbacks.clone(),
-        triplets: sources,
-    }
-    .save(&args.out)?;
+    sidecar.save(&args.out)?;
     println!(
         "wrote {} triplets of {}x{} crops to {} (+ {}); {} image(s) without a usable face were centre-cropped",
         array.len(),
         array.size(),
         array.size(),
         args.out.display(),
-        triplets::sidecar_path(&args.out).display(),
-        fallbacks.len()
+        sidecar_path(&args.out).display(),
+        sidecar.fallback_crops.len()
     );
     Ok(ExitCode::SUCCESS)
 }

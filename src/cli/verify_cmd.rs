@@ -10,10 +10,10 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray_npy::WriteNpyExt;
 use siamese_face::backend::{self, BackendRequest};
-use siamese_face::dataset::PairList;
-use siamese_face::evaluate;
 use siamese_face::verify::{self, Verifier};
-use siamese_face::{Dataset, imageio, preprocess};
+use siamese_face::workflow::evaluate::{self, EvalPlan, Models};
+use siamese_face::workflow::{self, Outcome, Report};
+use siamese_face::{imageio, model};
 
 #[derive(Debug, Args)]
 pub struct ModelArg {
@@ -24,10 +24,14 @@ pub struct ModelArg {
 }
 
 impl ModelArg {
+    /// The model folder: the one given, else the shipped model.
+    pub fn dir(&self) -> PathBuf {
+        self.model.clone().unwrap_or_else(verify::default_model_dir)
+    }
+
     fn load(&self, request: BackendRequest) -> anyhow::Result<Verifier> {
-        let dir = self.model.clone().unwrap_or_else(verify::default_model_dir);
         let selection = backend::select(request)?;
-        Ok(Verifier::load(&dir, &selection.device)?)
+        Ok(Verifier::load(&self.dir(), &selection.device)?)
     }
 }
 
@@ -61,6 +65,7 @@ pub fn compare(args: CompareArgs, request: BackendRequest) -> anyhow::Result<Exi
             "threshold": v.threshold,
             "same": v.same,
             "faces": [face(&args.a, &faces[0]), face(&args.b, &faces[1])],
+            "crop": verifier.crop,
         });
         println!("{out}");
     } else {
@@ -125,40 +130,30 @@ pub struct EvalArgs {
     pub json: bool,
 }
 
-pub fn eval(args: EvalArgs, request: BackendRequest) -> anyhow::Result<ExitCode> {
-    let dataset = Dataset::open(&args.data)?;
-    let list = match dataset.pair_list(&args.pairs) {
-        Some(entry) => entry.list.clone(),
-        None => {
-            let path = Path::new(&args.pairs);
-            anyhow::ensure!(
-                path.is_file(),
-                "{} is neither a pair list of {} ({}) nor a file",
-                args.pairs,
-                dataset.root.display(),
-                dataset
-                    .pair_lists
-                    .iter()
-                    .map(|e| e.list.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            PairList::load(path)?.0
+impl EvalArgs {
+    pub fn plan(&self) -> EvalPlan {
+        EvalPlan {
+            dataset: super::plan_path(&self.data),
+            pairs: self.pairs.clone(),
+            models: match &self.fold_models {
+                Some(dir) => Models::PerFold {
+                    dir: super::plan_path(dir),
+                },
+                None => Models::One {
+                    dir: super::plan_path(&self.model.dir()),
+                },
+            },
+            sample: self.sample,
+            folds: self.folds,
+            threshold: self.threshold,
+            cache_root: super::plan_path(&workflow::cache_root(self.cache.clone())),
         }
-    };
-    if let Some(k) = args.folds {
-        anyhow::ensure!(
-            k == list.folds,
-            "{} has {} fold(s), not {k}",
-            list.name,
-            list.folds
-        );
     }
-    let list = match args.sample {
-        Some(n) => evaluate::sample(&list, n),
-        None => list,
-    };
-    let root = args.cache.unwrap_or_else(preprocess::default_cache_root);
+}
+
+pub fn eval(args: EvalArgs, request: BackendRequest) -> anyhow::Result<ExitCode> {
+    let plan = args.plan();
+    let selection = backend::select(request)?;
     let bar = if args.json || !std::io::stderr().is_terminal() {
         ProgressBar::hidden()
     } else {
@@ -166,69 +161,41 @@ pub fn eval(args: EvalArgs, request: BackendRequest) -> anyhow::Result<ExitCode>
     };
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} images  eta {eta}")
-            .expect("a valid template"),
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let t0 = std::time::Instant::now();
-    let score = |verifier: &Verifier, list: &PairList| {
-        evaluate::score_pairs(
-            &dataset,
-            list,
-            verifier,
-            &root,
-            &AtomicBool::new(false),
-            super::follow(&bar),
-        )
-    };
-    let r = match &args.fold_models {
-        None => {
-            let verifier = args.model.load(request)?;
-            let scores = score(&verifier, &list)?;
-            let threshold = args.threshold.unwrap_or_else(|| verifier.threshold());
-            let mut r = evaluate::report(&scores, threshold, args.folds.is_some());
-            r.seen_people = evaluate::seen_people(&list, &verifier.meta.data.identities);
-            if args.save_threshold {
-                siamese_face::embed::train::set_threshold(&verifier.dir, r.best_threshold)?;
-                eprintln!(
-                    "stored threshold {:.3} (best on {}) in {}",
-                    r.best_threshold,
-                    list.name,
-                    verifier.dir.join("model.json").display()
-                );
-            }
-            r
+    let cancel = AtomicBool::new(false);
+    let outcome = evaluate::run(&plan, &selection.device, &cancel, |r| match r {
+        Report::Progress { done, total, .. } => {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
         }
-        Some(dir) => {
-            let selection = backend::select(request)?;
-            let mut folds = Vec::new();
-            let mut seen = 0;
-            for k in 0..list.folds {
-                let model = dir.join(format!("fold-{:02}", k + 1));
-                let verifier = Verifier::load(&model, &selection.device)?;
-                let fold = PairList {
-                    pairs: list.pairs.iter().filter(|p| p.fold == k).cloned().collect(),
-                    ..list.clone()
-                };
-                seen += evaluate::seen_people(&fold, &verifier.meta.data.identities);
-                folds.push((score(&verifier, &fold)?, verifier.threshold()));
-            }
-            let mut r = evaluate::report_per_fold(&folds);
-            r.seen_people = seen;
-            r
-        }
-    };
+        // Warnings go to stderr even with --json.
+        Report::Note(line) => bar.suspend(|| eprintln!("{line}")),
+        Report::Train(_) => {}
+    })?;
     bar.finish_and_clear();
-    if r.seen_people > 0 {
+    let Outcome::Done(evaluation) = outcome else {
+        anyhow::bail!("cancelled");
+    };
+    let r = &evaluation.report;
+    if args.save_threshold
+        && let Some(dir) = &evaluation.model_dir
+    {
+        model::set_threshold(dir, r.best_threshold)?;
         eprintln!(
-            "warning: the model trained on {} of these pairs' people: this is not a test on unseen people",
-            r.seen_people
+            "stored threshold {:.3} (best on {}) in {}",
+            r.best_threshold,
+            evaluation.list.name,
+            dir.join("model.json").display()
         );
     }
     if args.json {
-        println!("{}", serde_json::to_string(&r)?);
+        println!("{}", serde_json::to_string(r)?);
     } else {
         println!(
-            "{}: {} pairs, accuracy {:.4} at threshold {:.3} (best on these pairs {:.4} at {:.3}), AUC {:.4}, TAR {:.3} at FAR 1e-2, {:.3} at 1e-3{}; {} fallback crop(s), {} pair(s) missing; {:.0} s",
-            list.name,
+            "{}: {} pairs, accuracy {:.4} at threshold {:.3} (best on these pairs {:.4} at {:.3}), AUC {:.4}, TAR {:.3} at FAR 1e-2, {:.3} at 1e-3{}; {} fallback crop(s), {} pair(s) missing, {} unscored; {:.0} s",
+            evaluation.list.name,
             r.pairs,
             r.accuracy,
             r.threshold,
@@ -238,11 +205,13 @@ pub fn eval(args: EvalArgs, request: BackendRequest) -> anyhow::Result<ExitCode>
             r.tar_at_far["1e-2"],
             r.tar_at_far["1e-3"],
             match (r.fold_accuracy_mean, r.fold_accuracy_std) {
-                (Some(m), Some(s)) => format!(", {}-fold accuracy {m:.4} +- {s:.4}", list.folds),
+                (Some(m), Some(s)) =>
+                    format!(", {}-fold accuracy {m:.4} +- {s:.4}", evaluation.list.folds),
                 _ => String::new(),
             },
             r.fallback_crops,
             r.missing_pairs,
+            r.unscored_pairs,
             t0.elapsed().as_secs_f64()
         );
     }

@@ -149,6 +149,19 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// Every image as a path relative to the image root ('/'-separated), in plain string
+    /// order: the order `sorted()` gives in Python, which the reference scripts use.
+    pub fn sorted_images(&self) -> Vec<String> {
+        let mut paths: Vec<String> = self
+            .people
+            .iter()
+            .flat_map(|p| p.images.iter())
+            .filter_map(|img| self.relative(&img.path))
+            .collect();
+        paths.sort();
+        paths
+    }
+
     /// Opens `root`, recognises its layout, scans the images and parses and validates every
     /// list found.
     pub fn open(root: impl AsRef<Path>) -> Result<Self> {
@@ -296,6 +309,27 @@ impl Dataset {
             )));
         }
         Ok(split)
+    }
+
+    /// The people training on `split` may use, and the split they came from: a dataset
+    /// without LFW's DevTrain list trains on everyone (the returned note says so); any
+    /// other missing list is an error.
+    pub fn training_people(
+        &self,
+        split: TrainSplit,
+    ) -> Result<(BTreeSet<String>, TrainSplit, Option<String>)> {
+        match self.train_split(split) {
+            Ok(s) => Ok((s.train, split, None)),
+            Err(e) if split == TrainSplit::DevTrain => {
+                let note = format!("{e}; using all {} people", self.people.len());
+                Ok((
+                    self.train_split(TrainSplit::All)?.train,
+                    TrainSplit::All,
+                    Some(note),
+                ))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The identities `split` trains on and the ones it keeps out (those of the pairs it is

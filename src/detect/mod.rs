@@ -163,39 +163,42 @@ impl Detector {
     /// Finds the faces in `img`.
     pub fn detect(&self, img: &RgbImage, cfg: &DetectorConfig) -> Result<Detection, DetectError> {
         cfg.validate()?;
-        let (w, h) = (img.width() as usize, img.height() as usize);
         let mut detection = Detection {
             width: img.width(),
             height: img.height(),
             faces: Vec::new(),
             min_face_size_used: cfg.min_face_size,
         };
-        if w == 0 || h == 0 {
+        if img.width() == 0 || img.height() == 0 {
             return Ok(detection);
         }
-        // Pyramid scales, in f64 as the reference computes them in Python floats.
-        let mut m = 12.0 / cfg.min_face_size as f64;
-        let pixels = (w * h) as f64;
-        if pixels * m * m > MAX_PYRAMID_PIXELS as f64 {
-            m = (MAX_PYRAMID_PIXELS as f64 / pixels).sqrt();
-            detection.min_face_size_used = (12.0 / m) as f32;
+        let (scales, min_face) = pyramid(img.width() as usize, img.height() as usize, cfg);
+        detection.min_face_size_used = min_face;
+        let boxes = self.proposals(img, &scales, cfg.thresholds[0])?;
+        if boxes.is_empty() {
+            return Ok(detection);
         }
-        let mut scales = Vec::new();
-        let mut minl = w.min(h) as f64 * m;
-        let mut scale = m;
-        while minl >= 12.0 {
-            scales.push(scale);
-            scale *= cfg.factor as f64;
-            minl *= cfg.factor as f64;
+        let boxes = self.refine(img, boxes, cfg.thresholds[1])?;
+        if boxes.is_empty() {
+            return Ok(detection);
         }
+        detection.faces = self.output(img, boxes, cfg.thresholds[2])?;
+        Ok(detection)
+    }
 
+    /// Stage one: P-Net over the pyramid, suppressed across scales, with its regression
+    /// applied (widths without the +1, as the reference) and squared.
+    fn proposals(
+        &self,
+        img: &RgbImage,
+        scales: &[f64],
+        threshold: f32,
+    ) -> Result<Vec<Candidate>, DetectError> {
         let mut boxes = Vec::new();
-        for &scale in &scales {
-            boxes.extend(self.stage_one(img, scale, cfg.thresholds[0])?);
+        for &scale in scales {
+            boxes.extend(self.stage_one(img, scale, threshold)?);
         }
-        let boxes = suppress(boxes, 0.7);
-        // Apply P-Net's regression (widths without the +1, as the reference) and square.
-        let boxes: Vec<Candidate> = boxes
+        let boxes = suppress(boxes, 0.7)
             .into_iter()
             .map(|c| {
                 let [x1, y1, x2, y2] = c.corners;
@@ -212,11 +215,16 @@ impl Detector {
                 }
             })
             .collect();
-        if boxes.is_empty() {
-            return Ok(detection);
-        }
+        Ok(boxes)
+    }
 
-        // Stage two: R-Net on 24x24 crops.
+    /// Stage two: R-Net on 24x24 crops, suppressed, regressed and squared.
+    fn refine(
+        &self,
+        img: &RgbImage,
+        boxes: Vec<Candidate>,
+        threshold: f32,
+    ) -> Result<Vec<Candidate>, DetectError> {
         let (boxes, input) = crops(img, boxes, 24);
         let mut kept = Vec::new();
         for (chunk_boxes, chunk) in boxes
@@ -226,7 +234,7 @@ impl Detector {
             let (reg, prob) = self.nets.rnet.forward(self.tensor(chunk, 24));
             let (reg, prob) = (read(reg)?, read(prob)?);
             for (i, c) in chunk_boxes.iter().enumerate() {
-                if prob[i] > cfg.thresholds[1] {
+                if prob[i] > threshold {
                     kept.push(Candidate {
                         corners: c.corners,
                         score: prob[i],
@@ -235,18 +243,23 @@ impl Detector {
                 }
             }
         }
-        let boxes: Vec<Candidate> = suppress(kept, 0.7)
+        Ok(suppress(kept, 0.7)
             .into_iter()
             .map(|c| Candidate {
                 corners: square(regress(c.corners, c.reg)),
                 ..c
             })
-            .collect();
-        if boxes.is_empty() {
-            return Ok(detection);
-        }
+            .collect())
+    }
 
-        // Stage three: O-Net on 48x48 crops, with landmarks.
+    /// Stage three: O-Net on 48x48 crops, with landmarks; the final "Min" suppression, and
+    /// the faces largest first.
+    fn output(
+        &self,
+        img: &RgbImage,
+        boxes: Vec<Candidate>,
+        threshold: f32,
+    ) -> Result<Vec<Face>, DetectError> {
         let (boxes, input) = crops(img, boxes, 48);
         let mut faces = Vec::new();
         for (chunk_boxes, chunk) in boxes
@@ -256,7 +269,7 @@ impl Detector {
             let (reg, marks, prob) = self.nets.onet.forward(self.tensor(chunk, 48));
             let (reg, marks, prob) = (read(reg)?, read(marks)?, read(prob)?);
             for (i, c) in chunk_boxes.iter().enumerate() {
-                if prob[i] <= cfg.thresholds[2] {
+                if prob[i] <= threshold {
                     continue;
                 }
                 let [x1, y1, x2, y2] = c.corners;
@@ -279,8 +292,7 @@ impl Detector {
             .map(|i| faces[i].clone())
             .collect();
         faces.sort_by(|a, b| (b.width() * b.height()).total_cmp(&(a.width() * a.height())));
-        detection.faces = faces;
-        Ok(detection)
+        Ok(faces)
     }
 
     /// P-Net on one pyramid level: candidate windows above `threshold`, suppressed at 0.5.
@@ -390,6 +402,28 @@ fn crops(img: &RgbImage, boxes: Vec<Candidate>, side: usize) -> (Vec<Candidate>,
         }
     }
     (kept, data)
+}
+
+/// The pyramid's scales for a `w` x `h` image, in f64 as the reference computes them in
+/// Python floats, and the smallest face they find: the configured one, or larger when the
+/// image is so big that its first level would exceed [`MAX_PYRAMID_PIXELS`].
+fn pyramid(w: usize, h: usize, cfg: &DetectorConfig) -> (Vec<f64>, f32) {
+    let mut m = 12.0 / cfg.min_face_size as f64;
+    let mut min_face = cfg.min_face_size;
+    let pixels = (w * h) as f64;
+    if pixels * m * m > MAX_PYRAMID_PIXELS as f64 {
+        m = (MAX_PYRAMID_PIXELS as f64 / pixels).sqrt();
+        min_face = (12.0 / m) as f32;
+    }
+    let mut scales = Vec::new();
+    let mut minl = w.min(h) as f64 * m;
+    let mut scale = m;
+    while minl >= 12.0 {
+        scales.push(scale);
+        scale *= cfg.factor as f64;
+        minl *= cfg.factor as f64;
+    }
+    (scales, min_face)
 }
 
 #[cfg(test)]

@@ -11,7 +11,9 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::EmbeddingNet;
-use super::train::{DataSummary, TrainConfig, TrainEvent};
+use super::config::TrainConfig;
+use super::data::DataSummary;
+use super::events::TrainEvent;
 
 /// How many checkpoints to keep; older ones are removed after a new one is written.
 pub const KEEP: usize = 3;
@@ -39,6 +41,11 @@ pub struct CheckpointState {
     pub initial_weights: String,
     /// The step, epoch and validation events so far, replayed on resume (plots, bars).
     pub history: Vec<TrainEvent>,
+    /// The caller's description of the whole run (the training workflow's plan: data,
+    /// dataset, validation, crops), opaque to the trainer, so that a resume needs nothing
+    /// but the checkpoint. Absent in checkpoints of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<serde_json::Value>,
 }
 
 /// A checkpoint read back.
@@ -108,9 +115,9 @@ pub fn latest(dir: &Path) -> Option<PathBuf> {
     list(dir).pop()
 }
 
-/// Reads a checkpoint folder (or the newest checkpoint in a folder of them) onto `device`
-/// (an autodiff device, to continue training).
-pub fn load(path: &Path, device: &Device) -> Result<Checkpoint, CheckpointError> {
+/// The checkpoint folder `path` names (itself, or the newest checkpoint in a folder of
+/// them) and its state, without the weights.
+pub fn read_state(path: &Path) -> Result<(PathBuf, CheckpointState), CheckpointError> {
     let path = if path.join("state.json").is_file() {
         path.to_path_buf()
     } else {
@@ -119,6 +126,13 @@ pub fn load(path: &Path, device: &Device) -> Result<Checkpoint, CheckpointError>
     let state: CheckpointState =
         serde_json::from_slice(&std::fs::read(path.join("state.json")).map_err(|e| err(&path, e))?)
             .map_err(|e| err(&path, format!("state.json is not a checkpoint state: {e}")))?;
+    Ok((path, state))
+}
+
+/// Reads a checkpoint folder (or the newest checkpoint in a folder of them) onto `device`
+/// (an autodiff device, to continue training).
+pub fn load(path: &Path, device: &Device) -> Result<Checkpoint, CheckpointError> {
+    let (path, state) = read_state(path)?;
     let mut net = EmbeddingNet::new(state.config.backbone, device);
     let mut store = BurnpackStore::from_file(path.join("model.bpk")).auto_extension(false);
     net.load_from(&mut store)

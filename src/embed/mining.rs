@@ -7,11 +7,23 @@ use std::sync::atomic::AtomicBool;
 use rand::Rng;
 use rand::seq::index::sample;
 
-use super::train::IdentityPool;
 use crate::Dataset;
 use crate::detect::Detector;
-use crate::preprocess::CropCache;
-use crate::triplets::{self, TripletError};
+use crate::preprocess::{self, CropCache};
+use crate::triplets::TripletError;
+use image::RgbImage;
+
+/// Face crops grouped by person, the material of online mining.
+#[derive(Debug, Clone)]
+pub struct IdentityPool {
+    pub crops: Vec<RgbImage>,
+    /// Per person, indices into `crops`.
+    pub people: Vec<Vec<usize>>,
+    /// Per person, the name.
+    pub names: Vec<String>,
+    /// Images that fell back to a centre crop.
+    pub fallbacks: usize,
+}
 
 /// The crops of every person of `identities` with two or more images (at most
 /// `max_people` of them, in name order), through `cache` as for triplets.
@@ -37,7 +49,7 @@ pub fn identity_pool(
     }
     let unique: BTreeSet<&str> = people.iter().flatten().map(String::as_str).collect();
     let (mut made, fallbacks) =
-        triplets::crop_images(dataset, &unique, cache, detector, cancel, on_image)?;
+        preprocess::crop_images(dataset, &unique, cache, detector, cancel, on_image)?;
     // Each image belongs to one person, so crops are numbered in person order.
     let mut crops = Vec::with_capacity(unique.len());
     let people = people

@@ -8,7 +8,10 @@
 
 pub mod augment;
 pub mod checkpoint;
+pub mod config;
+pub mod data;
 mod dlib_resnet;
+pub mod events;
 mod inception_resnet_v2;
 mod layers;
 pub mod mining;

@@ -5,9 +5,7 @@ use std::sync::Arc;
 
 use crate::Dataset;
 use crate::triplets;
-use train::{
-    Control, ModelMeta, TrainConfig, TrainData, TrainEvent, TrainJob, load_model, save_model, train,
-};
+use train::{Control, TrainConfig, TrainData, TrainEvent, TrainJob, train};
 
 fn fixture(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -211,6 +209,7 @@ fn job(data: &TrainData, config: TrainConfig) -> TrainJob<'_> {
         validation: None,
         checkpoints: None,
         resume: None,
+        plan: None,
     }
 }
 
@@ -459,10 +458,10 @@ fn trains_saves_and_reloads_the_model_and_refuses_other_architectures() {
     assert_eq!((steps, epochs), (6, 3));
 
     let dir = tempfile::tempdir().unwrap();
-    let meta = ModelMeta::new(&cfg, data.summary("sample"), &summary);
-    save_model(&net, &meta, dir.path()).unwrap();
+    let meta = crate::model::ModelMeta::new(&cfg, data.summary("sample"), &summary);
+    crate::model::save(&net, &meta, dir.path()).unwrap();
     let device = Device::flex();
-    let (loaded, meta2) = load_model(dir.path(), &device).unwrap();
+    let (loaded, meta2) = crate::model::load(dir.path(), &device).unwrap();
     assert_eq!(meta2, meta);
     let TrainData::Triplets(t) = &data else {
         unreachable!()
@@ -491,10 +490,13 @@ fn trains_saves_and_reloads_the_model_and_refuses_other_architectures() {
         serde_json::to_vec(&other).unwrap(),
     )
     .unwrap();
-    let e = load_model(dir.path(), &device).err().unwrap().to_string();
+    let e = crate::model::load(dir.path(), &device)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("does not fit a mobilenetv2 network"), "{e}");
     // So is a folder without metadata.
-    let e = load_model(&dir.path().join("nope"), &device)
+    let e = crate::model::load(&dir.path().join("nope"), &device)
         .err()
         .unwrap()
         .to_string();
@@ -521,6 +523,7 @@ fn a_checkpoint_resumes_to_the_same_state() {
         validation: None,
         checkpoints: Some(dir.path().join("checkpoints")),
         resume,
+        plan: None,
     };
     let device = Device::flex();
     let mut losses_a = Vec::new();
@@ -596,7 +599,7 @@ fn online_mining_trains_on_identity_batches() {
         people.push(idx);
     }
     let names = (0..people.len()).map(|i| format!("person {i}")).collect();
-    let data = TrainData::Identities(train::IdentityPool {
+    let data = TrainData::Identities(mining::IdentityPool {
         crops,
         people,
         names,

@@ -16,8 +16,8 @@ use super::EmbeddingNet;
 use crate::Dataset;
 use crate::detect::Detector;
 use crate::metrics::{self, Scored};
-use crate::preprocess::CropCache;
-use crate::triplets::{self, TripletError};
+use crate::preprocess::{self, CropCache};
+use crate::triplets::TripletError;
 
 /// The pair list and slice used when none is named.
 pub const DEFAULT_LIST: &str = "pairsDevTrain";
@@ -108,7 +108,7 @@ impl ValidationSet {
             .flat_map(|(a, b, _)| [a.as_str(), b.as_str()])
             .collect();
         let (made, fallbacks) =
-            triplets::crop_images(dataset, &unique, cache, detector, cancel, on_image)?;
+            preprocess::crop_images(dataset, &unique, cache, detector, cancel, on_image)?;
         let order: Vec<&str> = unique.iter().copied().collect();
         let index = |s: &str| order.binary_search(&s).expect("every image was cropped");
         let pairs = chosen

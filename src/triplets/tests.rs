@@ -141,3 +141,28 @@ fn too_few_identities_is_an_error() {
         Err(TripletError::TooFew(_))
     ));
 }
+
+#[test]
+fn sidecars_record_typed_crop_settings_and_older_ones_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let npy = dir.path().join("t.npy");
+    let settings = crate::preprocess::PreprocessSettings::default();
+    let sidecar = Sidecar {
+        dataset: "/data".into(),
+        seed: 3,
+        crops: RecordedCrops::Settings(settings),
+        fallback_crops: vec![],
+        triplets: vec![],
+    };
+    sidecar.save(&npy).unwrap();
+    let back = Sidecar::load(&npy).unwrap();
+    assert_eq!(back, sidecar);
+    assert_eq!(back.settings(), Some(settings));
+    // Before this version the crops were a folder key in words.
+    let old = r#"{"dataset": "/data", "seed": 3, "crops": "mtcnn-min20-t0.6-0.7-0.7-f0.709_s100-m0.2_centre",
+                  "fallback_crops": [], "triplets": []}"#;
+    std::fs::write(sidecar_path(&npy), old).unwrap();
+    let back = Sidecar::load(&npy).unwrap();
+    assert!(matches!(back.crops, RecordedCrops::Described(_)));
+    assert_eq!(back.settings(), None);
+}

@@ -3,8 +3,9 @@
 
 use std::process::{Command, Output};
 
+mod lfw;
 #[allow(unused_imports)] // not every test binary needs LFW
-pub use siamese_face::test_support::lfw_dir;
+pub use lfw::lfw_dir;
 
 /// Runs the real `siamese-face` binary.
 pub fn run(args: &[&str]) -> Output {

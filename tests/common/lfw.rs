@@ -1,4 +1,4 @@
-//! Helpers for this crate's own tests (unit, GUI and end-to-end); not a public API.
+//! Where the tests find LFW (the GUI tests include this file too); not a public API.
 
 use std::path::{Path, PathBuf};
 

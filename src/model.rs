@@ -1,0 +1,135 @@
+//! A trained model on disk: `model.bpk` (the weights, a burnpack) and `model.json` (a
+//! [`ModelMeta`]: architecture, input, crop, training settings, threshold). Saving and
+//! loading live here, outside the trainer, so verification, evaluation and the app read a
+//! model without knowing how it was trained.
+
+use std::path::Path;
+
+use burn::store::{BurnpackStore, ModuleSnapshot};
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use crate::embed::config::TrainConfig;
+use crate::embed::data::DataSummary;
+use crate::embed::events::TrainSummary;
+use crate::embed::validation::Validation;
+use crate::embed::{BackboneKind, EMBEDDING_DIM, EmbeddingNet, Normalisation};
+
+/// A model folder that cannot be read or written, with the reason.
+#[derive(Debug, thiserror::Error)]
+#[error("model {path}: {message}")]
+pub struct ModelError {
+    pub path: String,
+    pub message: String,
+}
+
+fn error(dir: &Path, message: impl std::fmt::Display) -> ModelError {
+    ModelError {
+        path: dir.display().to_string(),
+        message: message.to_string(),
+    }
+}
+
+/// What is stored beside the weights (`model.json` next to `model.bpk`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelMeta {
+    pub backbone: BackboneKind,
+    pub input_size: usize,
+    /// How crops become inputs: (rgb / 255 - mean) / std.
+    pub normalisation: Normalisation,
+    pub embedding_dim: usize,
+    /// How embeddings were compared in training and are compared in verification.
+    pub distance: String,
+    pub train: TrainConfig,
+    pub data: DataSummary,
+    pub initial_weights: String,
+    pub steps: usize,
+    /// The last validation of the run, if any.
+    pub validation: Option<Validation>,
+    /// The verification threshold (cosine similarity), once one has been chosen.
+    pub threshold: Option<f32>,
+    /// Average each face's embedding with its mirror image's (see [`TrainConfig`]).
+    #[serde(default)]
+    pub flip_average: bool,
+}
+
+impl ModelMeta {
+    /// Metadata for a model trained by `job`'s settings, ending as `summary` says. The
+    /// threshold starts as the validation's best one.
+    pub fn new(cfg: &TrainConfig, data: DataSummary, summary: &TrainSummary) -> ModelMeta {
+        ModelMeta {
+            backbone: cfg.backbone,
+            input_size: data.crop_size,
+            normalisation: cfg.backbone.normalisation(),
+            embedding_dim: EMBEDDING_DIM,
+            distance: "trained on squared Euclidean distance between unit embeddings; verified by cosine similarity (= 1 - d/2)".into(),
+            train: cfg.clone(),
+            data,
+            initial_weights: summary.initial_weights.clone(),
+            steps: summary.steps,
+            validation: summary.validation,
+            threshold: summary.validation.map(|v| v.threshold),
+            flip_average: cfg.flip_average,
+        }
+    }
+}
+
+/// Writes `model.bpk` and `model.json` into `dir` (each atomically).
+pub fn save(net: &EmbeddingNet, meta: &ModelMeta, dir: &Path) -> Result<(), ModelError> {
+    std::fs::create_dir_all(dir).map_err(|e| error(dir, e))?;
+    crate::embedded::save_burnpack(net, &dir.join("model.bpk"), &[]).map_err(|e| error(dir, e))?;
+    write_meta(dir, meta)
+}
+
+fn write_meta(dir: &Path, meta: &ModelMeta) -> Result<(), ModelError> {
+    let json = serde_json::to_vec_pretty(meta).map_err(|e| error(dir, e))?;
+    crate::imageio::write_atomic(&dir.join("model.json"), &json).map_err(|e| error(dir, e))
+}
+
+/// Reads `model.json` of the model folder `dir`.
+pub fn read_meta(dir: &Path) -> Result<ModelMeta, ModelError> {
+    let bytes = std::fs::read(dir.join("model.json"))
+        .map_err(|e| error(dir, format!("model.json: {e}")))?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        error(
+            dir,
+            format!("model.json is not model metadata of this version: {e}"),
+        )
+    })
+}
+
+/// Reads a model saved by [`save`]; a file of another architecture is refused.
+pub fn load(dir: &Path, device: &Device) -> Result<(EmbeddingNet, ModelMeta), ModelError> {
+    let err = |message: String| error(dir, message);
+    let meta = read_meta(dir)?;
+    if meta.embedding_dim != EMBEDDING_DIM {
+        return Err(err(format!(
+            "{}-d embeddings are not supported by this build",
+            meta.embedding_dim
+        )));
+    }
+    let mut net = EmbeddingNet::new(meta.backbone, device);
+    let mut store = BurnpackStore::from_file(dir.join("model.bpk")).auto_extension(false);
+    let result = net.load_from(&mut store).map_err(|e| {
+        err(format!(
+            "model.bpk does not fit a {} network: {e}",
+            meta.backbone
+        ))
+    })?;
+    if !result.missing.is_empty() || !result.errors.is_empty() {
+        return Err(err(format!(
+            "model.bpk does not fit a {} network ({} tensors missing, {} errors)",
+            meta.backbone,
+            result.missing.len(),
+            result.errors.len()
+        )));
+    }
+    Ok((net, meta))
+}
+
+/// Stores `threshold` as the model's verification threshold (model.json, atomically).
+pub fn set_threshold(dir: &Path, threshold: f32) -> Result<(), ModelError> {
+    let mut meta = read_meta(dir)?;
+    meta.threshold = Some(threshold);
+    write_meta(dir, &meta)
+}
