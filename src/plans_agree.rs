@@ -186,3 +186,24 @@ fn evaluation_plans_the_same_job_from_either_side() {
     panel.set_cache_root(cache);
     assert_eq!(cli, panel.plan(&dataset, &model));
 }
+
+#[test]
+fn preprocessing_plans_the_same_job_from_either_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = sample();
+    let cache = dir.path().join("cache");
+    let cli = match command(&[
+        "preprocess",
+        "--data",
+        text(&dataset.root),
+        "--cache",
+        text(&cache),
+    ]) {
+        Command::Preprocess(p) => p.plan().unwrap(),
+        other => panic!("not preprocess: {other:?}"),
+    };
+    let egui = eframe::egui::Context::default();
+    let mut panel = crate::app::detection_panel::DetectionPanel::new(&egui);
+    panel.set_cache_root(cache);
+    assert_eq!(cli, panel.plan(&dataset));
+}

@@ -3,18 +3,20 @@
 //! it, and the dataset preprocessing job (detect + crop every image into the crop cache).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use super::context::{AppContext, Panel};
+use super::job::{Job, Update};
 use burn::tensor::Device;
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use eframe::egui;
 use image::RgbImage;
 use siamese_face::crop::{self, CropConfig, FacePick};
 use siamese_face::detect::{Detection, Detector, DetectorConfig};
-use siamese_face::preprocess::{self, CropCache, PreprocessSettings, Progress};
+use siamese_face::preprocess::{self as crop_cache, PreprocessSettings};
+use siamese_face::workflow::preprocess::{self, PreprocessPlan, Preprocessed};
+use siamese_face::workflow::{Outcome, WorkflowError};
 use siamese_face::{Dataset, imageio};
 
 /// Images are shown (not detected) at most this large, to stay within texture limits.
@@ -153,17 +155,7 @@ struct Shown {
     texture: egui::TextureHandle,
 }
 
-struct JobState {
-    cancel: Arc<AtomicBool>,
-    rx: mpsc::Receiver<JobMsg>,
-    progress: Progress,
-    started: Instant,
-}
-
-enum JobMsg {
-    Progress(Progress),
-    Done(Result<(Progress, PathBuf), String>),
-}
+type JobResult = Result<Outcome<Preprocessed>, WorkflowError>;
 
 pub struct DetectionPanel {
     requests: Sender<Request>,
@@ -186,7 +178,7 @@ pub struct DetectionPanel {
     /// The dataset's images in sorted order, for stepping through them.
     dataset_images: Option<(PathBuf, Arc<Vec<String>>)>,
     dataset_index: usize,
-    job: Option<JobState>,
+    job: Option<Job<JobResult>>,
     job_summary: Option<String>,
     /// Where the preprocessing job keeps its crop caches.
     cache_root: PathBuf,
@@ -214,7 +206,7 @@ impl DetectionPanel {
             dataset_index: 0,
             job: None,
             job_summary: None,
-            cache_root: preprocess::default_cache_root(),
+            cache_root: crop_cache::default_cache_root(),
         }
     }
 
@@ -311,17 +303,17 @@ impl DetectionPanel {
             }
         }
         if let Some(job) = &mut self.job {
-            let mut finished = None;
-            while let Ok(msg) = job.rx.try_recv() {
-                match msg {
-                    JobMsg::Progress(p) => job.progress = p,
-                    JobMsg::Done(r) => finished = Some(r),
-                }
-            }
+            let finished = job.poll().into_iter().find_map(|u| match u {
+                Update::Done(r) => Some(r),
+                Update::Note(_) | Update::Train(_) => None,
+            });
             if let Some(r) = finished {
-                let secs = job.started.elapsed().as_secs_f32();
+                let secs = job.started().elapsed().as_secs_f32();
                 self.job_summary = Some(match r {
-                    Ok((p, dir)) => format!(
+                    Ok(Outcome::Done(Preprocessed {
+                        progress: p,
+                        cache_dir: dir,
+                    })) => format!(
                         "{}{} of {} images: {} cropped ({} reused from the cache, {} chosen among several faces), {} without a usable face, {} errors, in {secs:.0} s. Crops in {}",
                         if p.cancelled { "Cancelled after " } else { "" },
                         p.done,
@@ -333,6 +325,7 @@ impl DetectionPanel {
                         p.errors,
                         dir.display()
                     ),
+                    Ok(Outcome::Cancelled) => "Cancelled".into(),
                     Err(e) => format!("Preprocessing failed: {e}"),
                 });
                 self.job = None;
@@ -523,14 +516,17 @@ impl DetectionPanel {
         );
         match (&self.job, dataset) {
             (Some(job), _) => {
-                let p = &job.progress;
+                let p = job
+                    .progress()
+                    .and_then(|p| p.crops.clone())
+                    .unwrap_or_default();
                 let frac = if p.total > 0 {
                     p.done as f32 / p.total as f32
                 } else {
                     0.0
                 };
                 ui.add(egui::ProgressBar::new(frac).text(format!("{} / {}", p.done, p.total)));
-                let secs = job.started.elapsed().as_secs_f32();
+                let secs = job.started().elapsed().as_secs_f32();
                 let fresh = p.done.saturating_sub(p.cached);
                 let eta = if fresh > 0 {
                     format!(
@@ -545,7 +541,7 @@ impl DetectionPanel {
                     p.cropped, p.no_face, p.errors
                 ));
                 if ui.button("Cancel").clicked() {
-                    job.cancel.store(true, Ordering::Relaxed);
+                    job.stop();
                 }
             }
             (None, Some(ds)) => {
@@ -565,47 +561,31 @@ impl DetectionPanel {
         }
     }
 
+    /// The plan "Preprocess" runs on `dataset` with the page's settings.
+    pub fn plan(&self, dataset: &Dataset) -> PreprocessPlan {
+        PreprocessPlan {
+            dataset: dataset.root.clone(),
+            crops: PreprocessSettings {
+                detector: self.detector,
+                crop: self.crop,
+                pick: FacePick::NearestCentre,
+            },
+            cache_root: self.cache_root.clone(),
+        }
+    }
+
     fn start_job(&mut self, ds: Arc<Dataset>, device: Device, ctx: &egui::Context) {
-        let settings = PreprocessSettings {
-            detector: self.detector,
-            crop: self.crop,
-            pick: FacePick::NearestCentre,
-        };
-        let cancel = Arc::new(AtomicBool::new(false));
-        let (tx, rx) = mpsc::channel();
-        let ctx = ctx.clone();
-        let job_cancel = cancel.clone();
-        let root = self.cache_root.clone();
-        std::thread::Builder::new()
-            .name("preprocess".into())
-            .spawn(move || {
-                let result = (|| {
-                    let dir = CropCache::dir_for(&root, &ds, &settings);
-                    let mut cache =
-                        CropCache::open(&dir, &ds, &settings).map_err(|e| e.to_string())?;
-                    let detector = Detector::new(&device).map_err(|e| e.to_string())?;
-                    let mut last = Instant::now();
-                    let progress = preprocess::run(&ds, &mut cache, &detector, &job_cancel, |p| {
-                        if last.elapsed() > Duration::from_millis(100) {
-                            last = Instant::now();
-                            let _ = tx.send(JobMsg::Progress(p.clone()));
-                            ctx.request_repaint();
-                        }
-                    })
-                    .map_err(|e| e.to_string())?;
-                    Ok((progress, dir))
-                })();
-                let _ = tx.send(JobMsg::Done(result));
-                ctx.request_repaint();
-            })
-            .expect("spawning a thread");
-        self.job_summary = None;
-        self.job = Some(JobState {
-            cancel,
-            rx,
-            progress: Progress::default(),
-            started: Instant::now(),
+        let plan = self.plan(&ds);
+        let job = Job::spawn("preprocess", ctx, move |control, sink| {
+            preprocess::run(&plan, &device, &control.stop, sink)
         });
+        match job {
+            Ok(job) => {
+                self.job_summary = None;
+                self.job = Some(job);
+            }
+            Err(e) => self.job_summary = Some(e),
+        }
     }
 
     fn crops(&mut self, ui: &mut egui::Ui) {

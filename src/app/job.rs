@@ -16,6 +16,8 @@ pub struct Progress {
     pub stage: String,
     pub done: usize,
     pub total: usize,
+    /// A dataset preprocessing's counts, when that is the work.
+    pub crops: Option<siamese_face::preprocess::Progress>,
 }
 
 /// What the UI thread receives besides progress, in order.
@@ -65,7 +67,24 @@ impl<T: Send + 'static> Job<T> {
                         if last.is_none_or(|l| l.elapsed() >= THROTTLE) || done == total {
                             last = Some(Instant::now());
                             let stage = stage.to_string();
-                            send(Msg::Progress(Progress { stage, done, total }));
+                            let crops = None;
+                            send(Msg::Progress(Progress {
+                                stage,
+                                done,
+                                total,
+                                crops,
+                            }));
+                        }
+                    }
+                    Report::Crops(p) => {
+                        if last.is_none_or(|l| l.elapsed() >= THROTTLE) || p.done == p.total {
+                            last = Some(Instant::now());
+                            send(Msg::Progress(Progress {
+                                stage: "images".into(),
+                                done: p.done,
+                                total: p.total,
+                                crops: Some(p.clone()),
+                            }));
                         }
                     }
                     Report::Note(line) => send(Msg::Update(Update::Note(line.to_string()))),

@@ -9,7 +9,7 @@
 mod compare_panel;
 mod context;
 mod dataset_panel;
-mod detection_panel;
+pub(crate) mod detection_panel;
 mod dialogs;
 mod drops;
 pub(crate) mod evaluate_panel;

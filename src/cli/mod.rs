@@ -5,7 +5,7 @@ mod bench_cmd;
 pub(crate) mod crop_cmd;
 mod dataset_cmd;
 pub(crate) mod detect_cmd;
-mod preprocess_cmd;
+pub(crate) mod preprocess_cmd;
 pub(crate) mod train_cmd;
 pub(crate) mod triplets_cmd;
 pub(crate) mod verify_cmd;

@@ -7,12 +7,13 @@ use std::sync::atomic::AtomicBool;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use siamese_face::Dataset;
-use siamese_face::backend::BackendRequest;
-use siamese_face::preprocess::{self, CropCache, PreprocessSettings};
+use siamese_face::backend::{self, BackendRequest};
+use siamese_face::preprocess::PreprocessSettings;
+use siamese_face::workflow::preprocess::{self, PreprocessPlan, Preprocessed};
+use siamese_face::workflow::{self, Outcome, Report};
 
 use super::crop_cmd::{CropArgs, PickArg};
-use super::detect_cmd::{self, DetectorArgs};
+use super::detect_cmd::DetectorArgs;
 
 #[derive(Debug, Args)]
 pub struct PreprocessArgs {
@@ -34,37 +35,55 @@ pub struct PreprocessArgs {
     pub detector: DetectorArgs,
 }
 
+impl PreprocessArgs {
+    pub fn plan(&self) -> anyhow::Result<PreprocessPlan> {
+        Ok(PreprocessPlan {
+            dataset: super::plan_path(&self.data),
+            crops: PreprocessSettings {
+                detector: self.detector.config()?,
+                crop: self.crop.config()?,
+                pick: self.pick.into(),
+            },
+            cache_root: super::plan_path(&workflow::cache_root(self.cache.clone())),
+        })
+    }
+}
+
 pub fn run(args: PreprocessArgs, request: BackendRequest) -> anyhow::Result<ExitCode> {
-    let settings = PreprocessSettings {
-        detector: args.detector.config()?,
-        crop: args.crop.config()?,
-        pick: args.pick.into(),
-    };
-    let dataset = Dataset::open(&args.data)?;
-    let root = args.cache.unwrap_or_else(preprocess::default_cache_root);
-    let dir = CropCache::dir_for(&root, &dataset, &settings);
-    let mut cache = CropCache::open(&dir, &dataset, &settings)?;
-    let detector = detect_cmd::detector(request)?;
-    let bar = ProgressBar::new(dataset.image_count() as u64);
+    let plan = args.plan()?;
+    let selection = backend::select(request)?;
+    let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} images  {per_sec}  eta {eta}  {msg}")
-            .expect("a valid template"),
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     // Ctrl-C ends the process; the index saved every few seconds lets a re-run resume.
     let cancel = AtomicBool::new(false);
-    let progress = preprocess::run(&dataset, &mut cache, &detector, &cancel, |p| {
-        bar.set_position(p.done as u64);
-        if p.done % 50 == 0 {
-            bar.set_message(format!(
-                "cropped {} / no face {} / errors {}",
-                p.cropped, p.no_face, p.errors
-            ));
+    let outcome = preprocess::run(&plan, &selection.device, &cancel, |r| match r {
+        Report::Crops(p) => {
+            bar.set_length(p.total as u64);
+            bar.set_position(p.done as u64);
+            if p.done % 50 == 0 {
+                bar.set_message(format!(
+                    "cropped {} / no face {} / errors {}",
+                    p.cropped, p.no_face, p.errors
+                ));
+            }
         }
+        Report::Note(line) => bar.println(line),
+        Report::Progress { .. } | Report::Train(_) => {}
     })?;
     bar.finish_and_clear();
+    let Outcome::Done(Preprocessed {
+        progress,
+        cache_dir,
+    }) = outcome
+    else {
+        anyhow::bail!("cancelled");
+    };
     if args.json {
         let value = serde_json::json!({
-            "cache": cache.dir(),
+            "cache": cache_dir,
             "progress": progress,
         });
         println!("{value}");
@@ -78,7 +97,7 @@ pub fn run(args: PreprocessArgs, request: BackendRequest) -> anyhow::Result<Exit
             progress.no_face,
             progress.errors
         );
-        println!("crops in {}", cache.dir().display());
+        println!("crops in {}", cache_dir.display());
     }
     Ok(ExitCode::SUCCESS)
 }

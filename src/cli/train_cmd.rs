@@ -317,7 +317,7 @@ impl Shown {
                 bar.set_position(done as u64);
             }
             Report::Note(line) if !quiet => bar.println(line),
-            Report::Note(_) => {}
+            Report::Note(_) | Report::Crops(_) => {}
             Report::Train(e) => {
                 if json {
                     // Events are plain data; serialising them cannot fail.

@@ -70,7 +70,7 @@ pub fn run(args: TripletsArgs, request: BackendRequest) -> anyhow::Result<ExitCo
             bar.set_position(done as u64);
         }
         Report::Note(line) => bar.println(line),
-        Report::Train(_) => {}
+        Report::Train(_) | Report::Crops(_) => {}
     })?;
     bar.finish_and_clear();
     let Outcome::Done(Generated { array, sidecar }) = outcome else {

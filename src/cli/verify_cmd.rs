@@ -172,7 +172,7 @@ pub fn eval(args: EvalArgs, request: BackendRequest) -> anyhow::Result<ExitCode>
         }
         // Warnings go to stderr even with --json.
         Report::Note(line) => bar.suspend(|| eprintln!("{line}")),
-        Report::Train(_) => {}
+        Report::Train(_) | Report::Crops(_) => {}
     })?;
     bar.finish_and_clear();
     let Outcome::Done(evaluation) = outcome else {

@@ -7,6 +7,7 @@
 //! case behaves the same from either side.
 
 pub mod evaluate;
+pub mod preprocess;
 pub mod train;
 pub mod triplets;
 
@@ -48,6 +49,8 @@ pub enum Report<'a> {
         done: usize,
         total: usize,
     },
+    /// The counts of a dataset's preprocessing so far.
+    Crops(&'a crate::preprocess::Progress),
     /// A line worth showing once (a fallback taken, a setting explained).
     Note(&'a str),
     /// An event of the training loop.
