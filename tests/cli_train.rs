@@ -30,8 +30,7 @@ fn trains_a_model_from_a_triplet_file_with_json_events() {
     // is due in 4 steps.
     assert_eq!((count("validation"), count("checkpoint")), (0, 0));
     assert!(model.join("model.bpk").is_file());
-    let meta: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(model.join("model.json")).unwrap()).unwrap();
+    let meta = common::model_json(&model);
     assert_eq!(meta["backbone"], "small-cnn");
     assert_eq!(meta["input_size"], 48);
     assert_eq!(meta["steps"], 4);
@@ -65,13 +64,7 @@ fn trains_a_model_from_a_triplet_file_with_json_events() {
         "latest",
         "--json",
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let stdout = String::from_utf8(o.stdout).unwrap();
-    let started: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
-    assert_eq!(
-        (started["first_step"].as_u64(), started["steps"].as_u64()),
-        (Some(3), Some(4))
-    );
+    assert_eq!(common::started_steps(&o), (Some(3), Some(4)));
 
     // Unknown backbones and mining without a dataset are refused with a clear message.
     let o = run(&[
@@ -123,8 +116,7 @@ fn a_model_trained_on_aligned_triplets_verifies_with_aligned_crops() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let model = dir.path().join("model");
     common::train(&npy, &model, &["--epochs", "1", "--batch", "4", "--json"]);
-    let meta: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(model.join("model.json")).unwrap()).unwrap();
+    let meta = common::model_json(&model);
     assert_eq!(meta["data"]["crop"]["align"], true, "{}", meta["data"]);
     assert_eq!(meta["data"]["crop"]["size"], 48);
     let photo = |n: u32| {
@@ -186,16 +178,9 @@ fn resume_latest_alone_continues_a_mining_run() {
         model.to_str().unwrap(),
         "--json",
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let stdout = String::from_utf8(o.stdout).unwrap();
-    let started: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
     // 30 sample images in batches of 8: 4 steps an epoch, 8 in all; 2 were done.
-    assert_eq!(
-        (started["first_step"].as_u64(), started["steps"].as_u64()),
-        (Some(3), Some(8))
-    );
-    let meta: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(model.join("model.json")).unwrap()).unwrap();
+    assert_eq!(common::started_steps(&o), (Some(3), Some(8)));
+    let meta = common::model_json(&model);
     assert_eq!(meta["steps"], 8);
     assert_eq!(
         meta["data"]["crop"]["size"], 48,

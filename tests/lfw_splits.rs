@@ -138,8 +138,7 @@ fn a_view2_fold_model_never_saw_its_fold_and_eval_reports_seen_people() {
         "--json",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let meta: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(model.join("model.json")).unwrap()).unwrap();
+    let meta = common::model_json(&model);
     let seen: BTreeSet<String> = meta["data"]["identities"]
         .as_array()
         .unwrap()

@@ -10,26 +10,19 @@ use std::sync::mpsc;
 use burn::tensor::Device;
 use eframe::egui;
 use image::RgbImage;
-use siamese_face::detect::Face;
+use siamese_face::Dataset;
 use siamese_face::model::ModelMeta;
 use siamese_face::verify::{self, Verifier};
-use siamese_face::{Dataset, imageio};
 
 use super::context::{AppContext, Panel};
 use super::{dialogs, drops};
+use siamese_face::workflow::verify::{
+    Faces, PhotoFaces as Photo, photo_faces, verdict as workflow_verdict,
+};
 
 enum Request {
     Model(PathBuf),
     Photo(usize, PathBuf),
-}
-
-/// One photo, detected and embedded (every accepted face, so picking is instant).
-struct Photo {
-    path: PathBuf,
-    image: RgbImage,
-    faces: Vec<Face>,
-    crops: Vec<RgbImage>,
-    embeddings: Vec<Vec<f32>>,
 }
 
 enum Reply {
@@ -70,21 +63,9 @@ fn worker(device: Device, ctx: egui::Context) -> (mpsc::Sender<Request>, mpsc::R
     (tx, rrx)
 }
 
+/// Every accepted face of a photo, embedded, so picking another is instant.
 fn photo(v: &Verifier, path: &Path) -> Result<Photo, String> {
-    let image = imageio::load_rgb(path).map_err(|e| e.to_string())?;
-    let faces = v.faces(&image).map_err(|e| e.to_string())?;
-    if faces.is_empty() {
-        return Err(format!("{}: no face found", path.display()));
-    }
-    let crops: Vec<RgbImage> = faces.iter().map(|f| v.crop_of(&image, f)).collect();
-    let embeddings = v.embed(&crops.iter().collect::<Vec<_>>());
-    Ok(Photo {
-        path: path.to_path_buf(),
-        image,
-        faces,
-        crops,
-        embeddings,
-    })
+    photo_faces(v, path, Faces::All).map_err(|e| e.to_string())
 }
 
 #[derive(Default)]
@@ -182,10 +163,8 @@ impl ComparePanel {
     fn similarity(&self) -> Option<f32> {
         let [a, b] = &self.slots;
         let (pa, pb) = (a.photo.as_ref()?, b.photo.as_ref()?);
-        Some(verify::cosine(
-            &pa.embeddings[a.chosen],
-            &pb.embeddings[b.chosen],
-        ))
+        let v = workflow_verdict(pa, a.chosen, pb, b.chosen, self.threshold)?;
+        Some(v.similarity)
     }
 
     /// Loads the model and takes the worker's answers (every frame, whatever the page, so

@@ -2,7 +2,7 @@
 //! verification with a trained model (the shipped default one unless --model is given).
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 
@@ -12,6 +12,7 @@ use ndarray_npy::WriteNpyExt;
 use siamese_face::backend::{self, BackendRequest};
 use siamese_face::verify::{self, Verifier};
 use siamese_face::workflow::evaluate::{self, EvalPlan, Models};
+use siamese_face::workflow::verify::{Faces, PhotoFaces, photo_faces};
 use siamese_face::workflow::{self, Outcome, Report};
 use siamese_face::{imageio, model};
 
@@ -50,33 +51,28 @@ pub struct CompareArgs {
 
 pub fn compare(args: CompareArgs, request: BackendRequest) -> anyhow::Result<ExitCode> {
     let verifier = args.model.load(request)?;
-    let mut faces = Vec::new();
-    for path in [&args.a, &args.b] {
-        let img = imageio::load_rgb(path)?;
-        faces.push(verifier.face(&img, &path.display().to_string())?);
-    }
-    let e = verifier.embed(&[&faces[0].crop, &faces[1].crop]);
+    let a = photo_faces(&verifier, &args.a, Faces::Largest)?;
+    let b = photo_faces(&verifier, &args.b, Faces::Largest)?;
     let threshold = args.threshold.unwrap_or_else(|| verifier.threshold());
-    let v = verify::verdict(verify::cosine(&e[0], &e[1]), threshold);
+    let v = workflow::verify::verdict(&a, 0, &b, 0, threshold)
+        .ok_or_else(|| anyhow::anyhow!("no embedding was made"))?;
     if args.json {
-        let face = |p: &Path, f: &verify::FaceCrop| serde_json::json!({"path": p, "box": f.face.bbox, "score": f.face.score, "faces_found": f.faces_found});
+        let face = |p: &PhotoFaces| serde_json::json!({"path": p.path, "box": p.faces[0].bbox, "score": p.faces[0].score, "faces_found": p.faces.len()});
         let out = serde_json::json!({
             "similarity": v.similarity,
             "threshold": v.threshold,
             "same": v.same,
-            "faces": [face(&args.a, &faces[0]), face(&args.b, &faces[1])],
+            "faces": [face(&a), face(&b)],
             "crop": verifier.crop,
         });
         println!("{out}");
     } else {
-        for (p, f) in [(&args.a, &faces[0]), (&args.b, &faces[1])] {
-            if f.faces_found > 1 {
-                eprintln!(
-                    "note: {} has {} faces; the largest is used",
-                    p.display(),
-                    f.faces_found
-                );
-            }
+        for p in [&a, &b].into_iter().filter(|p| p.faces.len() > 1) {
+            eprintln!(
+                "note: {} has {} faces; the largest is used",
+                p.path.display(),
+                p.faces.len()
+            );
         }
         println!(
             "{}: cosine similarity {:.3} {} threshold {:.3}",

@@ -10,6 +10,7 @@ pub mod evaluate;
 pub mod preprocess;
 pub mod train;
 pub mod triplets;
+pub mod verify;
 
 use std::path::PathBuf;
 
@@ -78,6 +79,8 @@ pub enum WorkflowError {
     Verify(#[from] VerifyError),
     #[error(transparent)]
     Eval(#[from] EvalError),
+    #[error(transparent)]
+    Image(#[from] crate::imageio::ImageLoadError),
     #[error("{0}")]
     Plan(String),
 }

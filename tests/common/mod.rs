@@ -72,3 +72,20 @@ pub fn train(npy: &std::path::Path, model: &std::path::Path, args: &[&str]) -> O
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     o
 }
+
+/// The `model.json` of a model folder.
+pub fn model_json(model: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(model.join("model.json")).unwrap()).unwrap()
+}
+
+/// The (first_step, steps) of the `started` event a `train --json` run printed first.
+pub fn started_steps(output: &Output) -> (Option<u64>, Option<u64>) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout.clone()).unwrap();
+    let started: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    (started["first_step"].as_u64(), started["steps"].as_u64())
+}
