@@ -62,33 +62,30 @@ impl<T: Send + 'static> Job<T> {
                     ctx.request_repaint();
                 };
                 let mut last: Option<Instant> = None;
-                let mut sink = |r: Report<'_>| match r {
-                    Report::Progress { stage, done, total } => {
-                        if last.is_none_or(|l| l.elapsed() >= THROTTLE) || done == total {
-                            last = Some(Instant::now());
-                            let stage = stage.to_string();
-                            let crops = None;
-                            send(Msg::Progress(Progress {
-                                stage,
-                                done,
-                                total,
-                                crops,
-                            }));
+                let mut sink = |r: Report<'_>| {
+                    let progress = match r {
+                        Report::Progress { stage, done, total } => Progress {
+                            stage: stage.to_string(),
+                            done,
+                            total,
+                            crops: None,
+                        },
+                        Report::Crops(p) => Progress {
+                            stage: "images".into(),
+                            done: p.done,
+                            total: p.total,
+                            crops: Some(p.clone()),
+                        },
+                        Report::Note(line) => {
+                            return send(Msg::Update(Update::Note(line.to_string())));
                         }
+                        Report::Train(e) => return send(Msg::Update(Update::Train(e.clone()))),
+                    };
+                    let due = last.is_none_or(|l| l.elapsed() >= THROTTLE);
+                    if due || progress.done == progress.total {
+                        last = Some(Instant::now());
+                        send(Msg::Progress(progress));
                     }
-                    Report::Crops(p) => {
-                        if last.is_none_or(|l| l.elapsed() >= THROTTLE) || p.done == p.total {
-                            last = Some(Instant::now());
-                            send(Msg::Progress(Progress {
-                                stage: "images".into(),
-                                done: p.done,
-                                total: p.total,
-                                crops: Some(p.clone()),
-                            }));
-                        }
-                    }
-                    Report::Note(line) => send(Msg::Update(Update::Note(line.to_string()))),
-                    Report::Train(e) => send(Msg::Update(Update::Train(e.clone()))),
                 };
                 let result = work(&job_control, &mut sink);
                 send(Msg::Update(Update::Done(result)));

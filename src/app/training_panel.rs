@@ -425,7 +425,7 @@ impl TrainingPanel {
     /// Takes the run of the checkpoint at `p` as the next Start's, showing its settings.
     fn pick_resume(&mut self, p: &std::path::Path) {
         // The page cannot stand in for the data settings an older checkpoint lacks.
-        match TrainPlan::resumed(p, None, None) {
+        match TrainPlan::resumed(p, None, || None) {
             Ok((plan, note)) => {
                 if let Some(note) = note {
                     self.note(note);

@@ -35,10 +35,8 @@ pub struct TripletsPanel {
     cache_root: PathBuf,
     job: Option<Job<JobResult>>,
     pick: Option<Pick>,
-    array: Option<Arc<TripletArray>>,
-    sidecar: Option<Arc<Sidecar>>,
-    /// Where the shown triplets came from or were saved to.
-    file: Option<PathBuf>,
+    /// The triplets shown (published to the other pages as they are).
+    shown: Option<SharedTriplets>,
     textures: HashMap<(usize, usize), egui::TextureHandle>,
     message: Option<String>,
     error: Option<String>,
@@ -53,9 +51,7 @@ impl TripletsPanel {
             cache_root: preprocess::default_cache_root(),
             job: None,
             pick: None,
-            array: None,
-            sidecar: None,
-            file: None,
+            shown: None,
             textures: HashMap::new(),
             message: None,
             error: None,
@@ -79,7 +75,7 @@ impl TripletsPanel {
 
     #[cfg(test)]
     pub fn len(&self) -> Option<usize> {
-        self.array.as_ref().map(|a| a.len())
+        self.shown.as_ref().map(|t| t.array.len())
     }
 
     /// The crop settings and cache root, for the Training page's mining and validation.
@@ -99,9 +95,11 @@ impl TripletsPanel {
     }
 
     fn show(&mut self, array: TripletArray, sidecar: Option<Sidecar>, file: Option<PathBuf>) {
-        self.array = Some(Arc::new(array));
-        self.sidecar = sidecar.map(Arc::new);
-        self.file = file;
+        self.shown = Some(SharedTriplets {
+            array: Arc::new(array),
+            file,
+            sidecar: sidecar.map(Arc::new),
+        });
         self.textures.clear();
     }
 
@@ -138,13 +136,13 @@ impl TripletsPanel {
     }
 
     fn save(&mut self, path: PathBuf) {
-        let Some(array) = &self.array else { return };
+        let Some(shown) = &mut self.shown else { return };
         let path = if path.extension().is_some_and(|e| e == "npy") {
             path
         } else {
             path.with_extension("npy")
         };
-        let result = array.save(&path).and_then(|()| match &self.sidecar {
+        let result = shown.array.save(&path).and_then(|()| match &shown.sidecar {
             Some(s) => s.save(&path),
             None => Ok(()),
         });
@@ -152,7 +150,7 @@ impl TripletsPanel {
             Ok(()) => {
                 self.message = Some(format!("Saved {}", path.display()));
                 self.error = None;
-                self.file = Some(path);
+                shown.file = Some(path);
             }
             Err(e) => self.error = Some(e.to_string()),
         }
@@ -285,7 +283,7 @@ impl TripletsPanel {
             let idle = self.pick.is_none() && self.job.is_none();
             if ui
                 .add_enabled(
-                    idle && self.array.is_some(),
+                    idle && self.shown.is_some(),
                     egui::Button::new("Save .npy..."),
                 )
                 .clicked()
@@ -313,7 +311,7 @@ impl TripletsPanel {
     }
 
     fn grid(&mut self, ui: &mut egui::Ui) {
-        let Some(array) = self.array.clone() else {
+        let Some(array) = self.shown.as_ref().map(|t| t.array.clone()) else {
             ui.label("Generate triplets, or load a .npy of shape (N, 3, S, S, 3).");
             return;
         };
@@ -345,8 +343,9 @@ impl TripletsPanel {
                                 )
                             });
                             let source = self
-                                .sidecar
+                                .shown
                                 .as_ref()
+                                .and_then(|t| t.sidecar.as_ref())
                                 .and_then(|s| s.triplets.get(i))
                                 .map(|t| [&t.anchor, &t.positive, &t.negative][which].clone());
                             let r = ui.add(
@@ -356,7 +355,8 @@ impl TripletsPanel {
                                 r.on_hover_text(source);
                             }
                         }
-                        if let Some(t) = self.sidecar.as_ref().and_then(|s| s.triplets.get(i)) {
+                        let sidecar = self.shown.as_ref().and_then(|t| t.sidecar.as_ref());
+                        if let Some(t) = sidecar.and_then(|s| s.triplets.get(i)) {
                             ui.label(format!("{}\nvs {}", person(&t.anchor), person(&t.negative)));
                         }
                     });
@@ -388,11 +388,7 @@ impl Panel for TripletsPanel {
     fn poll(&mut self, ctx: &egui::Context, app: &mut AppContext) {
         TripletsPanel::poll(self, ctx);
         app.crops = self.crop_setup();
-        app.triplets = self.array.clone().map(|array| SharedTriplets {
-            array,
-            file: self.file.clone(),
-            sidecar: self.sidecar.clone(),
-        });
+        app.triplets = self.shown.clone();
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppContext) {

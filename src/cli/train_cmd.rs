@@ -237,7 +237,7 @@ impl TrainArgs {
             resume.clone()
         };
         // Only checkpoints of older versions need the arguments.
-        let (mut plan, note) = TrainPlan::resumed(&path, self.epochs, self.plan().ok())?;
+        let (mut plan, note) = TrainPlan::resumed(&path, self.epochs, || self.plan().ok())?;
         if let Some(note) = note {
             eprintln!("note: {note}");
         }

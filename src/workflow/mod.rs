@@ -32,15 +32,6 @@ pub enum Outcome<T> {
     Cancelled,
 }
 
-impl<T> Outcome<T> {
-    pub fn done(self) -> Option<T> {
-        match self {
-            Outcome::Done(t) => Some(t),
-            Outcome::Cancelled => None,
-        }
-    }
-}
-
 /// What a running workflow tells its adapter (a progress bar and stderr, or a panel).
 #[derive(Debug, Clone, Copy)]
 pub enum Report<'a> {

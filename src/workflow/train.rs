@@ -140,12 +140,12 @@ impl TrainPlan {
     /// The plan of the run that wrote the checkpoint at `path` (a `step-N` folder, or a
     /// folder of them: the newest), continuing it: every setting comes from the checkpoint
     /// except `epochs` when given. Checkpoints are written on beside it. A checkpoint of an
-    /// older version holds no plan; then `fallback` (the caller's current settings) is
-    /// used with the checkpoint's network settings, and a note says so.
+    /// older version holds no plan; only then is `fallback` asked for the caller's current
+    /// settings, which are used with the checkpoint's network settings, and a note says so.
     pub fn resumed(
         path: &std::path::Path,
         epochs: Option<usize>,
-        fallback: Option<TrainPlan>,
+        fallback: impl FnOnce() -> Option<TrainPlan>,
     ) -> Result<(TrainPlan, Option<String>), WorkflowError> {
         let (ck, state) = checkpoint::read_state(path)?;
         let (mut plan, note) = match state.plan {
@@ -159,7 +159,7 @@ impl TrainPlan {
                 None,
             ),
             None => {
-                let plan = fallback.ok_or_else(|| {
+                let plan = fallback().ok_or_else(|| {
                     WorkflowError::Plan(format!(
                         "{} was written by an older version that did not record the run's data; give them again",
                         ck.display()

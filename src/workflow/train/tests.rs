@@ -104,7 +104,7 @@ fn a_resumed_plan_comes_from_the_checkpoint_with_only_the_epochs_changed() {
     let step = write_state(dir.path(), Some(&original));
     // The folder of checkpoints names its newest one.
     let (resumed, note) =
-        TrainPlan::resumed(&dir.path().join("checkpoints"), Some(5), None).unwrap();
+        TrainPlan::resumed(&dir.path().join("checkpoints"), Some(5), || None).unwrap();
     assert!(note.is_none());
     assert_eq!(resumed.config.epochs, 5);
     assert_eq!(
@@ -117,7 +117,7 @@ fn a_resumed_plan_comes_from_the_checkpoint_with_only_the_epochs_changed() {
     );
     assert_eq!(resumed.resume.as_deref(), Some(step.as_path()));
     assert_eq!(resumed.checkpoints, Some(dir.path().join("checkpoints")));
-    let (kept, _) = TrainPlan::resumed(&step, None, None).unwrap();
+    let (kept, _) = TrainPlan::resumed(&step, None, || None).unwrap();
     assert_eq!(kept.config.epochs, 2);
 }
 
@@ -125,9 +125,9 @@ fn a_resumed_plan_comes_from_the_checkpoint_with_only_the_epochs_changed() {
 fn an_older_checkpoint_needs_the_settings_given_again() {
     let dir = tempfile::tempdir().unwrap();
     let step = write_state(dir.path(), None);
-    let e = TrainPlan::resumed(&step, None, None).err().unwrap();
+    let e = TrainPlan::resumed(&step, None, || None).err().unwrap();
     assert!(e.to_string().contains("older version"), "{e}");
-    let (resumed, note) = TrainPlan::resumed(&step, None, Some(plan(mining()))).unwrap();
+    let (resumed, note) = TrainPlan::resumed(&step, None, || Some(plan(mining()))).unwrap();
     assert!(note.unwrap().contains("older version"));
     assert_eq!(resumed.config.seed, 9);
 }
