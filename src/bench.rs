@@ -309,3 +309,60 @@ pub fn embedding(
         batched_ms_per_face: median(batched),
     })
 }
+
+/// Exact search time over a face index's matrix of `faces` random unit vectors (128-d).
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchTiming {
+    pub faces: usize,
+    pub dim: usize,
+    pub k: usize,
+    pub probes: usize,
+    /// One probe at a time (an interactive search): min / median / max ms.
+    pub single_ms: [f64; 3],
+    /// All probes in one matrix product (a folder being identified): ms per probe.
+    pub batched_ms_per_probe: f64,
+    /// Memory of the matrix per face (embedding only; the caller adds its ids).
+    pub bytes_per_face: usize,
+}
+
+/// Times [`crate::face_index::search::top_k`] on a synthetic gallery (seeded, so every
+/// run searches the same vectors).
+pub fn search(faces: usize, probes: usize, k: usize) -> SearchTiming {
+    use crate::face_index::search::{Matrix, top_k};
+    use rand::{Rng, SeedableRng};
+    let dim = crate::embed::EMBEDDING_DIM;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(13);
+    let mut random = |n: usize| {
+        let mut m = Matrix::new(dim);
+        let mut v = vec![0.0f32; dim];
+        for _ in 0..n {
+            v.iter_mut().for_each(|x| *x = rng.random::<f32>() - 0.5);
+            m.push(&v);
+        }
+        m
+    };
+    let (gallery, queries) = (random(faces), random(probes.max(1)));
+    let mut single = Vec::new();
+    for p in 0..queries.len() {
+        let mut one = Matrix::new(dim);
+        one.push(queries.row(p));
+        let t = Instant::now();
+        std::hint::black_box(top_k(&gallery, &one, k));
+        single.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let t = Instant::now();
+    std::hint::black_box(top_k(&gallery, &queries, k));
+    let batched = t.elapsed().as_secs_f64() * 1e3 / queries.len() as f64;
+    let (min, max) = single
+        .iter()
+        .fold((f64::MAX, 0.0f64), |(a, b), &x| (a.min(x), b.max(x)));
+    SearchTiming {
+        faces,
+        dim,
+        k,
+        probes: queries.len(),
+        single_ms: [min, median(single), max],
+        batched_ms_per_probe: batched,
+        bytes_per_face: gallery.bytes_per_row(),
+    }
+}

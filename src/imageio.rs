@@ -89,6 +89,16 @@ fn load(path: &Path) -> Result<image::DynamicImage, ImageLoadError> {
         path: path.to_path_buf(),
         source,
     })?;
+    decode(bytes, path)
+}
+
+/// Decodes a file's bytes already read (the face index hashes them first) as [`load_rgb`]
+/// would; `path` names it in errors.
+pub fn decode_rgb(bytes: Vec<u8>, path: &Path) -> Result<RgbImage, ImageLoadError> {
+    Ok(decode(bytes, path)?.into_rgb8())
+}
+
+fn decode(bytes: Vec<u8>, path: &Path) -> Result<image::DynamicImage, ImageLoadError> {
     // The format comes from the bytes alone: a text file named .jpg is "not an image", not a
     // JPEG decoding error.
     let format = image::guess_format(&bytes).map_err(|_| ImageLoadError::UnknownFormat {

@@ -11,6 +11,7 @@ pub mod detect;
 pub mod embed;
 pub mod embedded;
 pub mod evaluate;
+pub mod face_index;
 pub mod imageio;
 pub mod metrics;
 pub mod model;

@@ -127,6 +127,26 @@ pub fn load(dir: &Path, device: &Device) -> Result<(EmbeddingNet, ModelMeta), Mo
     Ok((net, meta))
 }
 
+/// What identifies a model's embeddings: a hash of its weights and of every model.json
+/// field that changes an embedding (backbone, input size, normalisation, mirror averaging,
+/// crop). A face index keys its embeddings by it, so it notices another model.
+pub fn model_id(dir: &Path) -> Result<String, ModelError> {
+    let meta = read_meta(dir)?;
+    let weights =
+        std::fs::read(dir.join("model.bpk")).map_err(|e| error(dir, format!("model.bpk: {e}")))?;
+    let fields = serde_json::json!({
+        "backbone": meta.backbone,
+        "input_size": meta.input_size,
+        "normalisation": meta.normalisation,
+        "flip_average": meta.flip_average,
+        "crop": meta.data.crop,
+    });
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    hasher.update(&weights);
+    hasher.update(fields.to_string().as_bytes());
+    Ok(format!("{}-{:032x}", meta.backbone, hasher.digest128()))
+}
+
 /// Stores `threshold` as the model's verification threshold (model.json, atomically).
 pub fn set_threshold(dir: &Path, threshold: f32) -> Result<(), ModelError> {
     let mut meta = read_meta(dir)?;

@@ -207,3 +207,53 @@ fn preprocessing_plans_the_same_job_from_either_side() {
     panel.set_cache_root(cache);
     assert_eq!(cli, panel.plan(&dataset));
 }
+
+fn people_command(args: &[&str]) -> crate::cli::people_cmd::PeopleCommand {
+    match command(args) {
+        Command::People(p) => p.command,
+        other => panic!("not people: {other:?}"),
+    }
+}
+
+#[test]
+fn enrolling_a_dropped_folder_is_people_enrol_of_it() {
+    use crate::cli::people_cmd::{PeopleCommand, enrol_plan};
+    let dir = sample_dataset_dir().expect("assets/sample-faces is part of the repository");
+    let PeopleCommand::Enrol { paths, name, .. } = people_command(&["people", "enrol", text(&dir)])
+    else {
+        panic!("not enrol")
+    };
+    let cli = enrol_plan(&paths, name.as_deref()).expect("a folder of people");
+    let panel = crate::app::people_panel::PeoplePanel::new();
+    let (gui, _) = panel.drop_plans(dir.clone(), true);
+    assert_eq!(Some(cli), gui);
+
+    // Photos of one person: --name on the command line, the name typed in the panel.
+    let photo = dir.join("Colin_Powell/Colin_Powell_0001.jpg");
+    let PeopleCommand::Enrol { paths, name, .. } =
+        people_command(&["people", "enrol", "--name", "Colin", text(&photo)])
+    else {
+        panic!("not enrol")
+    };
+    let cli = enrol_plan(&paths, name.as_deref()).expect("photos with a name");
+    let mut panel = crate::app::people_panel::PeoplePanel::new();
+    panel.set_name("Colin");
+    assert_eq!(Some(cli), panel.drop_plans(photo, true).0);
+}
+
+#[test]
+fn indexing_a_dropped_folder_is_people_index_of_it() {
+    use crate::cli::people_cmd::{PeopleCommand, index_plan};
+    let dir = sample_dataset_dir().expect("assets/sample-faces is part of the repository");
+    let PeopleCommand::Index {
+        inputs,
+        keep_missing,
+        ..
+    } = people_command(&["people", "index", text(&dir)])
+    else {
+        panic!("not index")
+    };
+    let cli = index_plan(&inputs, !keep_missing);
+    let panel = crate::app::people_panel::PeoplePanel::new();
+    assert_eq!(Some(cli), panel.drop_plans(dir, false).1);
+}

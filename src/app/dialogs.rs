@@ -1,15 +1,14 @@
 //! Native file dialogs, each on its own thread (they block the thread that opens them).
 
-use std::path::PathBuf;
 use std::sync::mpsc;
 
 use eframe::egui;
 
 /// Runs `dialog` on a new thread and wakes the UI when it returns.
-pub fn spawn(
+pub fn spawn<T: Send + 'static>(
     ctx: &egui::Context,
-    dialog: impl FnOnce() -> Option<PathBuf> + Send + 'static,
-) -> mpsc::Receiver<Option<PathBuf>> {
+    dialog: impl FnOnce() -> T + Send + 'static,
+) -> mpsc::Receiver<T> {
     let (tx, rx) = mpsc::channel();
     let ctx = ctx.clone();
     std::thread::spawn(move || {

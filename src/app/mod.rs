@@ -14,6 +14,7 @@ mod dialogs;
 mod drops;
 pub(crate) mod evaluate_panel;
 mod job;
+pub(crate) mod people_panel;
 mod thumbnails;
 pub(crate) mod training_panel;
 pub(crate) mod triplets_panel;
@@ -34,6 +35,7 @@ use context::{AppContext, Panel};
 use dataset_panel::DatasetPanel;
 use detection_panel::DetectionPanel;
 use evaluate_panel::EvaluatePanel;
+use people_panel::PeoplePanel;
 use training_panel::TrainingPanel;
 use triplets_panel::TripletsPanel;
 
@@ -47,16 +49,18 @@ pub enum Page {
     Training,
     Compare,
     Evaluate,
+    People,
 }
 
 impl Page {
-    const ALL: [Page; 6] = [
+    const ALL: [Page; 7] = [
         Page::Dataset,
         Page::Detection,
         Page::Triplets,
         Page::Training,
         Page::Compare,
         Page::Evaluate,
+        Page::People,
     ];
 
     fn title(self) -> &'static str {
@@ -67,6 +71,7 @@ impl Page {
             Page::Training => "Training",
             Page::Compare => "Compare",
             Page::Evaluate => "Evaluate",
+            Page::People => "People",
         }
     }
 }
@@ -126,6 +131,7 @@ pub struct SiameseApp {
     training: TrainingPanel,
     compare: ComparePanel,
     evaluate: EvaluatePanel,
+    people: PeoplePanel,
     /// What the panels share (the frame times among it).
     shared: AppContext,
     backend: BackendStatus,
@@ -177,6 +183,11 @@ impl SiameseApp {
             }
             page = Page::Compare;
         }
+        let mut people = PeoplePanel::new();
+        if let Some(photo) = &args.identify {
+            people.identify_when_ready(photo.clone());
+            page = Page::People;
+        }
         SiameseApp {
             page,
             dataset,
@@ -185,6 +196,7 @@ impl SiameseApp {
             training: TrainingPanel::new(),
             compare,
             evaluate: EvaluatePanel::new(),
+            people,
             shared: AppContext::new(),
             backend: BackendStatus::probe(args.backend_request(), ctx),
         }
@@ -207,6 +219,7 @@ impl SiameseApp {
             training: TrainingPanel::new(),
             compare: ComparePanel::new(),
             evaluate: EvaluatePanel::new(),
+            people: PeoplePanel::new(),
             shared: AppContext::new(),
             backend: BackendStatus::Ready(Box::new(backend)),
         }
@@ -220,7 +233,7 @@ impl SiameseApp {
     }
 
     /// The panels in navigation order, with what they share.
-    fn panels(&mut self) -> ([&mut dyn Panel; 6], &mut AppContext) {
+    fn panels(&mut self) -> ([&mut dyn Panel; 7], &mut AppContext) {
         (
             [
                 &mut self.dataset,
@@ -229,6 +242,7 @@ impl SiameseApp {
                 &mut self.training,
                 &mut self.compare,
                 &mut self.evaluate,
+                &mut self.people,
             ],
             &mut self.shared,
         )

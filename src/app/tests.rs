@@ -514,3 +514,42 @@ fn evaluate_panel_scores_a_pair_list_and_follows_the_threshold() {
     assert!(distinct_colours(&image) > 300, "the frame looks blank");
     save(&image, "evaluate_panel.png");
 }
+
+#[test]
+fn people_panel_enrols_a_folder_and_names_the_known_face_of_a_group_photo() {
+    let Some(lfw) = lfw_dir() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let known = dir.path().join("known");
+    for name in ["Roh_Moo-hyun", "Colin_Powell", "Laura_Bush"] {
+        std::fs::create_dir_all(known.join(name)).unwrap();
+        let photo = format!("{name}_0001.jpg");
+        let from = lfw.join("lfw-deepfunneled").join(name).join(&photo);
+        std::fs::copy(from, known.join(name).join(photo)).unwrap();
+    }
+    let mut harness = harness(sample());
+    harness.run_steps(2);
+    {
+        let people = &mut harness.state_mut().as_mut().unwrap().people;
+        people.use_index(dir.path().join("faces.sqlite"));
+        people.enrol_folder(known);
+        // Four faces, one of them Roh Moo-hyun's (enrolled from another photo).
+        people.identify_when_ready(lfw.join("lfw-deepfunneled/Roh_Moo-hyun/Roh_Moo-hyun_0002.jpg"));
+    }
+    goto(&mut harness, "People");
+    wait_until(&mut harness, 300, "enrolling and identifying", |app| {
+        app.people.is_idle() && !app.people.names_shown().is_empty()
+    });
+    let app = harness.state().as_ref().unwrap();
+    assert_eq!(app.people.people_listed(), 3);
+    let names = app.people.names_shown();
+    assert_eq!(names.len(), 4, "{names:?}");
+    let named: Vec<&str> = names.iter().flatten().map(String::as_str).collect();
+    assert_eq!(named, ["Roh_Moo-hyun"], "{names:?}");
+    harness.run_steps(3);
+    harness.get_by_label_contains("3 people");
+    let image = harness.render().expect("the GUI renders on a wgpu adapter");
+    assert!(distinct_colours(&image) > 500, "the frame looks blank");
+    save(&image, "people_panel.png");
+}

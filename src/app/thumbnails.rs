@@ -1,4 +1,5 @@
-//! Thumbnails decoded on worker threads and uploaded as textures when they arrive.
+//! Thumbnails decoded on worker threads and uploaded as textures when they arrive: of whole
+//! photos, or of one face of a photo (its box with some context).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -29,18 +30,20 @@ struct Entry {
     last_used: u64,
 }
 
-type Decoded = (PathBuf, Result<egui::ColorImage, String>);
+/// A photo, and the face box (`[x1, y1, x2, y2]` in whole pixels) when only that face is shown.
+type Key = (PathBuf, Option<[i32; 4]>);
+type Decoded = (Key, Result<egui::ColorImage, String>);
 
 pub struct Thumbnails {
-    cache: HashMap<PathBuf, Entry>,
-    jobs: Sender<PathBuf>,
+    cache: HashMap<Key, Entry>,
+    jobs: Sender<Key>,
     done: Receiver<Decoded>,
     frame: u64,
 }
 
 impl Thumbnails {
     pub fn new(ctx: &egui::Context) -> Self {
-        let (jobs, job_rx) = unbounded::<PathBuf>();
+        let (jobs, job_rx) = unbounded::<Key>();
         let (done_tx, done) = unbounded::<Decoded>();
         for i in 0..WORKERS {
             let job_rx = job_rx.clone();
@@ -50,14 +53,14 @@ impl Thumbnails {
                 .name(format!("thumbnails-{i}"))
                 .spawn(move || {
                     // Ends when the app drops its sender.
-                    for path in job_rx {
-                        let image = siamese_face::imageio::thumbnail(&path, SIZE)
+                    for key in job_rx {
+                        let image = decode(&key)
                             .map(|img| {
                                 let size = [img.width() as usize, img.height() as usize];
                                 egui::ColorImage::from_rgba_unmultiplied(size, img.as_raw())
                             })
                             .map_err(|e| e.to_string());
-                        if done_tx.send((path, image)).is_err() {
+                        if done_tx.send((key, image)).is_err() {
                             break;
                         }
                         ctx.request_repaint();
@@ -75,9 +78,18 @@ impl Thumbnails {
 
     /// The thumbnail of `path`, queueing its decoding the first time it is asked for.
     pub fn get(&mut self, path: &Path) -> Thumb<'_> {
+        self.get_key((path.to_path_buf(), None))
+    }
+
+    /// The thumbnail of the face `bbox` of the photo `path`.
+    pub fn get_face(&mut self, path: &Path, bbox: [f32; 4]) -> Thumb<'_> {
+        self.get_key((path.to_path_buf(), Some(bbox.map(|v| v.round() as i32))))
+    }
+
+    fn get_key(&mut self, key: Key) -> Thumb<'_> {
         let frame = self.frame;
-        let entry = self.cache.entry(path.to_path_buf()).or_insert_with(|| {
-            let _ = self.jobs.send(path.to_path_buf());
+        let entry = self.cache.entry(key.clone()).or_insert_with(|| {
+            let _ = self.jobs.send(key);
             Entry {
                 state: State::Pending,
                 last_used: frame,
@@ -94,22 +106,22 @@ impl Thumbnails {
     /// Uploads what the workers finished; call once per frame.
     pub fn poll(&mut self, ctx: &egui::Context) {
         self.frame += 1;
-        for (path, result) in self.done.try_iter() {
+        for (key, result) in self.done.try_iter() {
             let state = match result {
                 Ok(image) => State::Ready(ctx.load_texture(
-                    format!("thumb:{}", path.display()),
+                    format!("thumb:{}:{:?}", key.0.display(), key.1),
                     image,
                     egui::TextureOptions::LINEAR,
                 )),
                 Err(e) => State::Failed(e),
             };
-            if let Some(entry) = self.cache.get_mut(&path) {
+            if let Some(entry) = self.cache.get_mut(&key) {
                 entry.state = state;
             }
         }
         if self.cache.len() > CAPACITY {
             // Drop the least recently drawn finished entries (pending ones are still queued).
-            let mut finished: Vec<(u64, PathBuf)> = self
+            let mut finished: Vec<(u64, Key)> = self
                 .cache
                 .iter()
                 .filter(|(_, e)| !matches!(e.state, State::Pending))
@@ -117,8 +129,8 @@ impl Thumbnails {
                 .collect();
             finished.sort();
             let excess = self.cache.len() - CAPACITY * 3 / 4;
-            for (_, path) in finished.into_iter().take(excess) {
-                self.cache.remove(&path);
+            for (_, key) in finished.into_iter().take(excess) {
+                self.cache.remove(&key);
             }
         }
     }
@@ -137,4 +149,21 @@ impl Thumbnails {
             .filter(|e| matches!(e.state, State::Ready(_)))
             .count()
     }
+}
+
+/// A photo's thumbnail, or its face's: the box grown by half its size (context around the
+/// face, as people-grid covers show it), clamped to the photo.
+fn decode(key: &Key) -> Result<image::RgbaImage, siamese_face::imageio::ImageLoadError> {
+    let Some([x1, y1, x2, y2]) = key.1 else {
+        return siamese_face::imageio::thumbnail(&key.0, SIZE);
+    };
+    let img = siamese_face::imageio::load_rgba(&key.0)?;
+    let (w, h) = (img.width() as i32, img.height() as i32);
+    let pad = ((x2 - x1).max(y2 - y1) / 4).max(1);
+    let (l, t) = ((x1 - pad).clamp(0, w - 1), (y1 - pad).clamp(0, h - 1));
+    let (r, b) = ((x2 + pad).clamp(l + 1, w), (y2 + pad).clamp(t + 1, h));
+    let face = image::imageops::crop_imm(&img, l as u32, t as u32, (r - l) as u32, (b - t) as u32);
+    Ok(image::DynamicImage::ImageRgba8(face.to_image())
+        .thumbnail(SIZE, SIZE)
+        .into_rgba8())
 }

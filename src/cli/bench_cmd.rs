@@ -1,6 +1,7 @@
 //! `siamese-face bench ...`: `backends` times a small triplet-loss training step on each
 //! compute backend compiled in (to choose the CPU backend by measurement); `detect` times
-//! MTCNN per image; `embed` times a model per face.
+//! MTCNN per image; `embed` times a model per face; `search` times the face index's exact
+//! search.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -69,6 +70,21 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Exact cosine search of the face index over synthetic unit vectors (128-d): one
+    /// probe at a time, and a batch of probes in one matrix product.
+    Search {
+        /// Faces in the searched matrix.
+        #[arg(long, default_value_t = 1_000_000)]
+        faces: usize,
+        /// Probes timed.
+        #[arg(long, default_value_t = 20)]
+        probes: usize,
+        /// Best faces kept per probe.
+        #[arg(long, default_value_t = 10)]
+        k: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Median MTCNN time per image on a spread of a dataset's images (decoding excluded).
     Detect {
         /// Dataset folder (LFW: 250x250 images).
@@ -92,6 +108,32 @@ pub fn run(cmd: BenchCommand, request: BackendRequest) -> anyhow::Result<ExitCod
             json,
         } => backends(steps, batch, wgpu, json),
         BenchCommand::Detect { data, images, json } => detect(&data, images, request, json),
+        BenchCommand::Search {
+            faces,
+            probes,
+            k,
+            json,
+        } => {
+            let t = bench::search(faces, probes, k);
+            if json {
+                println!("{}", serde_json::to_string(&t)?);
+            } else {
+                println!(
+                    "search of {} faces ({}-d, top {}): one probe {:.1} ms median (min {:.1}, max {:.1}); \
+                     {} probes batched {:.2} ms per probe; {} bytes per face",
+                    t.faces,
+                    t.dim,
+                    t.k,
+                    t.single_ms[1],
+                    t.single_ms[0],
+                    t.single_ms[2],
+                    t.probes,
+                    t.batched_ms_per_probe,
+                    t.bytes_per_face
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         BenchCommand::Embed {
             data,
             model,

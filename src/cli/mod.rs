@@ -5,6 +5,8 @@ mod bench_cmd;
 pub(crate) mod crop_cmd;
 mod dataset_cmd;
 pub(crate) mod detect_cmd;
+pub(crate) mod identify_cmd;
+pub(crate) mod people_cmd;
 pub(crate) mod preprocess_cmd;
 pub(crate) mod train_cmd;
 pub(crate) mod triplets_cmd;
@@ -49,6 +51,9 @@ pub struct GlobalArgs {
     /// Two photos the app opens side by side on its Compare page at start.
     #[arg(long, num_args = 2, value_names = ["A", "B"])]
     pub compare: Option<Vec<PathBuf>>,
+    /// Photo the app names the faces of on its People page at start.
+    #[arg(long, value_name = "FILE")]
+    pub identify: Option<PathBuf>,
 }
 
 impl GlobalArgs {
@@ -87,6 +92,11 @@ pub enum Command {
     Eval(verify_cmd::EvalArgs),
     /// Print face embeddings (JSON lines, or a .npy).
     Embed(verify_cmd::EmbedArgs),
+    /// The face index: enrol people, index photo folders, identify and search faces.
+    People(people_cmd::PeopleArgs),
+    /// Name the faces of photos after the people in KNOWN_DIR (as face_recognition does):
+    /// prints `path,name,similarity` per face.
+    Identify(identify_cmd::KnownArgs),
     /// Convert upstream weight files (developer command; see scripts/fetch_weights.sh).
     #[command(subcommand, hide = true)]
     Weights(weights_cmd::WeightsCommand),
@@ -127,6 +137,8 @@ pub fn run(command: Command, global: &GlobalArgs) -> ExitCode {
         Command::Compare(args) => verify_cmd::compare(args, global.backend_request()),
         Command::Eval(args) => verify_cmd::eval(args, global.backend_request()),
         Command::Embed(args) => verify_cmd::embed(args, global.backend_request()),
+        Command::People(args) => people_cmd::run(args, global.backend_request()),
+        Command::Identify(args) => identify_cmd::known(args, global.backend_request()),
     };
     match result {
         Ok(code) => code,

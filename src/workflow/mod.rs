@@ -7,6 +7,7 @@
 //! case behaves the same from either side.
 
 pub mod evaluate;
+pub mod people;
 pub mod preprocess;
 pub mod train;
 pub mod triplets;
@@ -72,6 +73,8 @@ pub enum WorkflowError {
     Eval(#[from] EvalError),
     #[error(transparent)]
     Image(#[from] crate::imageio::ImageLoadError),
+    #[error(transparent)]
+    Index(#[from] crate::face_index::IndexError),
     #[error("{0}")]
     Plan(String),
 }

@@ -1,0 +1,133 @@
+//! Grids of faces that scroll smoothly however many there are: only the visible rows are
+//! laid out (`show_rows`), and their thumbnails are decoded off the UI thread.
+
+use std::path::{Path, PathBuf};
+
+use eframe::egui;
+use siamese_face::face_index::PersonSummary;
+use siamese_face::workflow::people::SearchHit;
+
+use super::work::FaceAt;
+use crate::app::thumbnails::{Thumb, Thumbnails};
+
+const CARD: egui::Vec2 = egui::vec2(112.0, 140.0);
+const FACE: f32 = 96.0;
+
+/// One card: a face thumbnail and two lines; returns whether it was clicked.
+fn card(
+    ui: &mut egui::Ui,
+    thumbs: &mut Thumbnails,
+    face: Option<(&Path, [f32; 4])>,
+    lines: (&str, &str),
+    selected: bool,
+) -> bool {
+    let (rect, response) = ui.allocate_exact_size(CARD, egui::Sense::click());
+    let painter = ui.painter_at(rect);
+    if selected || response.hovered() {
+        let fill = if selected {
+            ui.visuals().selection.bg_fill
+        } else {
+            ui.visuals().widgets.hovered.bg_fill
+        };
+        painter.rect_filled(rect, 4.0, fill);
+    }
+    let face_rect = egui::Rect::from_center_size(
+        egui::pos2(rect.center().x, rect.top() + 4.0 + FACE / 2.0),
+        egui::vec2(FACE, FACE),
+    );
+    match face.map(|(p, b)| thumbs.get_face(p, b)) {
+        Some(Thumb::Ready(t)) => {
+            let s = t.size_vec2();
+            let fit = (FACE / s.x).min(FACE / s.y);
+            let r = egui::Rect::from_center_size(face_rect.center(), s * fit);
+            let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+            painter.image(t.id(), r, uv, egui::Color32::WHITE);
+        }
+        Some(Thumb::Pending) => {
+            painter.rect_filled(face_rect, 2.0, ui.visuals().faint_bg_color);
+        }
+        Some(Thumb::Failed(_)) | None => {
+            painter.rect_stroke(
+                face_rect,
+                2.0,
+                egui::Stroke::new(1.0, ui.visuals().weak_text_color()),
+                egui::StrokeKind::Inside,
+            );
+        }
+    }
+    let text = ui.visuals().text_color();
+    for (i, line) in [lines.0, lines.1].into_iter().enumerate() {
+        painter.text(
+            egui::pos2(rect.center().x, face_rect.bottom() + 4.0 + 15.0 * i as f32),
+            egui::Align2::CENTER_TOP,
+            line,
+            egui::FontId::proportional(if i == 0 { 13.0 } else { 11.0 }),
+            text,
+        );
+    }
+    response.clicked()
+}
+
+/// Lays out `count` cards in rows that fill the width; `draw(ui, i)` draws card `i`.
+fn grid(ui: &mut egui::Ui, id: &str, count: usize, mut draw: impl FnMut(&mut egui::Ui, usize)) {
+    let per_row = ((ui.available_width() / (CARD.x + 6.0)).floor() as usize).max(1);
+    let rows = count.div_ceil(per_row);
+    egui::ScrollArea::vertical()
+        .id_salt(id)
+        .auto_shrink([false, false])
+        .show_rows(ui, CARD.y + 6.0, rows, |ui, range| {
+            for row in range {
+                ui.horizontal(|ui| {
+                    for i in row * per_row..((row + 1) * per_row).min(count) {
+                        draw(ui, i);
+                    }
+                });
+            }
+        });
+}
+
+/// Everyone enrolled; returns the person clicked.
+pub fn people_ui(
+    ui: &mut egui::Ui,
+    thumbs: &mut Thumbnails,
+    people: &[(PersonSummary, Option<FaceAt>)],
+    selected: Option<i64>,
+) -> Option<i64> {
+    let mut clicked = None;
+    grid(ui, "people-grid", people.len(), |ui, i| {
+        let (p, cover) = &people[i];
+        let count = format!(
+            "{} photo{}",
+            p.enrolled + p.confirmed,
+            if p.enrolled + p.confirmed == 1 {
+                ""
+            } else {
+                "s"
+            }
+        );
+        let face = cover.as_ref().map(|(path, b)| (path.as_path(), *b));
+        if card(ui, thumbs, face, (&p.name, &count), selected == Some(p.id)) {
+            clicked = Some(p.id);
+        }
+    });
+    clicked
+}
+
+/// The photos found for a person; returns the photo clicked.
+pub fn hits_ui(ui: &mut egui::Ui, thumbs: &mut Thumbnails, hits: &[SearchHit]) -> Option<PathBuf> {
+    let mut clicked = None;
+    grid(ui, "people-hits", hits.len(), |ui, i| {
+        let h = &hits[i];
+        let path = Path::new(&h.photo);
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let sim = format!(
+            "{:.3}{}",
+            h.similarity,
+            if h.theirs { " enrolled" } else { "" }
+        );
+        if card(ui, thumbs, Some((path, h.face.bbox)), (&name, &sim), false) {
+            clicked = Some(path.to_path_buf());
+        }
+    });
+    clicked
+}

@@ -1,0 +1,736 @@
+//! People panel: the face index in the app. Enrol people (drop a folder of
+//! `<person>/<photos>`, or photos with a name typed, or click a face of an identified photo),
+//! see everyone enrolled in a scrolling grid, index photo folders with progress, drop or open
+//! a photo to see every face boxed with its name (or unknown) and similarity, click a face
+//! for its top-k, and show the indexed photos of a person. The threshold slider has the
+//! Compare page's meaning (cosine similarity, the model's threshold to start with).
+//!
+//! Everything runs through the library's people workflows on one [`Recogniser`], in
+//! background jobs; the UI thread never touches the index.
+
+mod gallery;
+mod photo_view;
+mod work;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+
+use burn::tensor::Device;
+use eframe::egui;
+use siamese_face::face_index::{self, Matching};
+use siamese_face::verify;
+use siamese_face::workflow::Outcome;
+use siamese_face::workflow::people::{
+    EnrolItem, EnrolPlan, IndexLocation, IndexPlan, Recogniser, SearchHit, SearchPlan,
+    enrol_items_from_folder, read,
+};
+
+use super::context::{AppContext, Panel};
+use super::job::{Job, Update};
+use super::thumbnails::Thumbnails;
+use super::{dialogs, drops};
+use photo_view::PhotoView;
+use work::{Listing, Shared, Work};
+
+/// Candidates kept per face (the list under the photo).
+const TOP_K: usize = 5;
+/// Log lines kept on screen.
+const LOG: usize = 4;
+
+/// Something the user asked for.
+enum Action {
+    EnrolFolder(PathBuf),
+    EnrolPhotos(String, Vec<PathBuf>),
+    EnrolFace(String, PathBuf, usize),
+    Index(PathBuf),
+    Identify(PathBuf),
+    Search(String),
+    Remove(String),
+    Reembed,
+    Pick(PickKind),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PickKind {
+    EnrolPhotos,
+    EnrolFolder,
+    IndexFolder,
+    Identify,
+}
+
+type Opened = Result<(Shared, f32), String>;
+
+pub struct PeoplePanel {
+    index_path: PathBuf,
+    /// The model the index is open with.
+    model_dir: Option<PathBuf>,
+    rec: Option<Shared>,
+    opening: Option<Job<Opened>>,
+    open_error: Option<String>,
+    threshold: f32,
+    model_threshold: f32,
+    matching: Matching,
+    listing: Option<Box<Listing>>,
+    work: Option<(String, Job<Work>)>,
+    /// Asked for while the index was opening or busy.
+    queued: Vec<Action>,
+    log: Vec<String>,
+    name: String,
+    selected: Option<i64>,
+    view: Option<PhotoView>,
+    hits: Option<(String, Vec<SearchHit>)>,
+    thumbs: Option<Thumbnails>,
+    pick: Option<(PickKind, mpsc::Receiver<Option<Vec<PathBuf>>>)>,
+    /// The page was shown or work was asked for: until then the index is not opened (the
+    /// model is not loaded, the file not created).
+    wanted: bool,
+}
+
+impl PeoplePanel {
+    pub fn new() -> Self {
+        PeoplePanel {
+            index_path: face_index::default_index_path(),
+            model_dir: None,
+            rec: None,
+            opening: None,
+            open_error: None,
+            threshold: verify::FALLBACK_THRESHOLD,
+            model_threshold: verify::FALLBACK_THRESHOLD,
+            matching: Matching::default(),
+            listing: None,
+            work: None,
+            queued: Vec::new(),
+            log: Vec::new(),
+            name: String::new(),
+            selected: None,
+            view: None,
+            hits: None,
+            thumbs: None,
+            pick: None,
+            wanted: false,
+        }
+    }
+
+    /// Identifies `path` once the index is open (from the command line).
+    pub fn identify_when_ready(&mut self, path: PathBuf) {
+        self.queued.push(Action::Identify(path));
+    }
+
+    #[cfg(test)]
+    pub fn use_index(&mut self, path: PathBuf) {
+        self.index_path = path;
+        self.rec = None;
+    }
+
+    #[cfg(test)]
+    pub fn enrol_folder(&mut self, dir: PathBuf) {
+        self.queued.push(Action::EnrolFolder(dir));
+    }
+
+    #[cfg(test)]
+    pub fn is_idle(&self) -> bool {
+        self.rec.is_some() && self.work.is_none() && self.queued.is_empty()
+    }
+
+    #[cfg(test)]
+    pub fn people_listed(&self) -> usize {
+        self.listing.as_ref().map_or(0, |l| l.people.len())
+    }
+
+    /// The names shown on the identified photo's faces, largest face first.
+    #[cfg(test)]
+    pub fn names_shown(&self) -> Vec<Option<String>> {
+        self.view.as_ref().map_or(Vec::new(), |v| {
+            v.photo
+                .faces
+                .iter()
+                .map(|f| photo_view::name_at(f, self.threshold).map(str::to_string))
+                .collect()
+        })
+    }
+
+    fn note(&mut self, line: String) {
+        self.log.push(line);
+        let excess = self.log.len().saturating_sub(LOG);
+        self.log.drain(..excess);
+    }
+
+    /// Opens the index with `model_dir` in the background.
+    fn open(&mut self, ctx: &egui::Context, device: &Device, model_dir: PathBuf) {
+        let (path, device, dir) = (self.index_path.clone(), device.clone(), model_dir.clone());
+        self.rec = None;
+        self.listing = None;
+        self.open_error = None;
+        self.model_dir = Some(model_dir);
+        let job = Job::spawn("people-open", ctx, move |_, _| -> Opened {
+            let rec = Recogniser::open(&IndexLocation::File(path), &dir, &device)
+                .map_err(|e| e.to_string())?;
+            let threshold = rec.threshold(None);
+            Ok((Arc::new(Mutex::new(rec)), threshold))
+        });
+        match job {
+            Ok(job) => self.opening = Some(job),
+            Err(e) => self.open_error = Some(e),
+        }
+    }
+
+    fn poll_opening(&mut self, ctx: &egui::Context) {
+        let Some(job) = &mut self.opening else { return };
+        for update in job.poll() {
+            if let Update::Done(result) = update {
+                self.opening = None;
+                match result {
+                    Ok((rec, threshold)) => {
+                        self.rec = Some(rec);
+                        (self.threshold, self.model_threshold) = (threshold, threshold);
+                        self.start(ctx, None);
+                    }
+                    Err(e) => self.open_error = Some(e),
+                }
+                return;
+            }
+        }
+    }
+
+    fn poll_work(&mut self, ctx: &egui::Context) {
+        let Some((_, job)) = &mut self.work else {
+            return;
+        };
+        let mut done = None;
+        let mut notes = Vec::new();
+        for update in job.poll() {
+            match update {
+                Update::Note(line) => notes.push(line),
+                Update::Done(w) => done = Some(w),
+                Update::Train(_) => {}
+            }
+        }
+        for line in notes {
+            self.note(line);
+        }
+        if let Some(w) = done {
+            self.work = None;
+            let changed = self.finish(w);
+            // A change of the index is followed by a fresh listing.
+            if changed {
+                self.start(ctx, None);
+            } else if let Some(next) = (!self.queued.is_empty()).then(|| self.queued.remove(0)) {
+                self.start(ctx, Some(next));
+            }
+        }
+    }
+
+    /// Takes a finished job's result; true when the index changed.
+    fn finish(&mut self, w: Work) -> bool {
+        match w {
+            Work::Listed(Ok(l)) => self.listing = Some(l),
+            Work::Identified(Ok(found)) => {
+                let (photo, image) = *found;
+                self.view = Some(PhotoView::new(photo, image));
+            }
+            Work::Found(Ok(hits)) => self.hits = Some(hits),
+            Work::Enrolled(Ok(Outcome::Done(s))) => {
+                for (name, photo, why) in &s.failed {
+                    self.note(format!("not enrolled: {photo} ({name}): {why}"));
+                }
+                self.note(format!("enrolled {} face(s)", s.enrolled.len()));
+                // The photo on screen is named again with the new people.
+                if let Some(v) = &self.view {
+                    self.queued
+                        .push(Action::Identify(PathBuf::from(&v.photo.path)));
+                }
+                return true;
+            }
+            Work::Indexed(Ok(Outcome::Done(s))) => {
+                self.note(format!(
+                    "indexed {} photo(s): {} read, {} face(s), {} without a face, {} unreadable, {} unchanged, {} removed ({:.1} photos/s)",
+                    s.files, s.read, s.faces_added, s.without_faces, s.errors.len(), s.unchanged, s.removed, s.photos_per_second
+                ));
+                return true;
+            }
+            Work::Reembedded(Ok(Outcome::Done(s))) => {
+                self.note(format!(
+                    "re-embedded {} face(s) of {} photo(s); {} failed",
+                    s.faces,
+                    s.photos,
+                    s.failed.len()
+                ));
+                return true;
+            }
+            Work::Removed(Ok(name)) => {
+                self.note(format!("removed {name}; their faces stay in the index"));
+                self.selected = None;
+                self.hits = None;
+                return true;
+            }
+            Work::Enrolled(Ok(Outcome::Cancelled))
+            | Work::Indexed(Ok(Outcome::Cancelled))
+            | Work::Reembedded(Ok(Outcome::Cancelled)) => {
+                self.note("stopped; what was finished is kept".into());
+                return true;
+            }
+            Work::Listed(Err(e))
+            | Work::Identified(Err(e))
+            | Work::Found(Err(e))
+            | Work::Enrolled(Err(e))
+            | Work::Indexed(Err(e))
+            | Work::Reembedded(Err(e))
+            | Work::Removed(Err(e)) => self.note(format!("error: {e}")),
+        }
+        false
+    }
+
+    /// Starts `action` (or a listing, with `None`) as the one background job.
+    fn start(&mut self, ctx: &egui::Context, action: Option<Action>) {
+        let Some(rec) = self.rec.clone() else {
+            self.queued.extend(action);
+            return;
+        };
+        if self.work.is_some() {
+            self.queued.extend(action);
+            return;
+        }
+        let (label, job) = match action {
+            None => ("listing", self.spawn_list(ctx, rec)),
+            Some(Action::Pick(kind)) => return self.pick(ctx, kind),
+            Some(a) => match self.spawn(ctx, rec, a) {
+                Some(started) => started,
+                None => return,
+            },
+        };
+        match job {
+            Ok(job) => self.work = Some((label.to_string(), job)),
+            Err(e) => self.note(e),
+        }
+    }
+
+    fn spawn_list(&self, ctx: &egui::Context, rec: Shared) -> Result<Job<Work>, String> {
+        Job::spawn("people-list", ctx, move |_, _| work::list(&rec))
+    }
+
+    fn spawn(
+        &mut self,
+        ctx: &egui::Context,
+        rec: Shared,
+        action: Action,
+    ) -> Option<(&'static str, Result<Job<Work>, String>)> {
+        let (k, m) = (TOP_K, self.matching);
+        Some(match action {
+            a @ (Action::EnrolFolder(_) | Action::EnrolPhotos(..) | Action::EnrolFace(..)) => {
+                match enrol_plan(a) {
+                    Ok(plan) => self.spawn_enrol(ctx, rec, plan),
+                    Err(e) => {
+                        self.note(format!("error: {e}"));
+                        return None;
+                    }
+                }
+            }
+            Action::Index(dir) => {
+                let plan = index_plan(dir);
+                let job = Job::spawn("people-index", ctx, move |c, r| {
+                    work::index(&rec, &plan, c, r)
+                });
+                ("indexing", job)
+            }
+            Action::Identify(path) => {
+                let job = Job::spawn("people-identify", ctx, move |_, _| {
+                    work::identify(&rec, path, k, m)
+                });
+                ("identifying", job)
+            }
+            Action::Search(person) => {
+                let plan = SearchPlan {
+                    person,
+                    threshold: Some(self.threshold),
+                    matching: m,
+                    limit: None,
+                };
+                (
+                    "searching",
+                    Job::spawn("people-search", ctx, move |_, _| work::search(&rec, plan)),
+                )
+            }
+            Action::Remove(name) => (
+                "removing",
+                Job::spawn("people-remove", ctx, move |_, _| work::remove(&rec, name)),
+            ),
+            Action::Reembed => (
+                "re-embedding",
+                Job::spawn("people-reembed", ctx, move |c, r| work::reembed(&rec, c, r)),
+            ),
+            Action::Pick(_) => return None,
+        })
+    }
+
+    fn spawn_enrol(
+        &self,
+        ctx: &egui::Context,
+        rec: Shared,
+        plan: EnrolPlan,
+    ) -> (&'static str, Result<Job<Work>, String>) {
+        (
+            "enrolling",
+            Job::spawn("people-enrol", ctx, move |c, r| {
+                work::enrol(&rec, &plan, c, r)
+            }),
+        )
+    }
+
+    fn pick(&mut self, ctx: &egui::Context, kind: PickKind) {
+        let rx = dialogs::spawn(ctx, move || {
+            let d = rfd::FileDialog::new();
+            let images = ["jpg", "jpeg", "png", "bmp", "webp", "tif", "tiff"];
+            match kind {
+                PickKind::EnrolPhotos => d.add_filter("Images", &images).pick_files(),
+                PickKind::Identify => d.add_filter("Images", &images).pick_file().map(|p| vec![p]),
+                PickKind::EnrolFolder | PickKind::IndexFolder => d.pick_folder().map(|p| vec![p]),
+            }
+        });
+        self.pick = Some((kind, rx));
+    }
+
+    fn poll_pick(&mut self, ctx: &egui::Context) {
+        let Some((kind, rx)) = &self.pick else { return };
+        let Ok(picked) = rx.try_recv() else { return };
+        let kind = *kind;
+        self.pick = None;
+        let Some(mut paths) = picked.filter(|p| !p.is_empty()) else {
+            return;
+        };
+        let action = match kind {
+            PickKind::EnrolPhotos => Action::EnrolPhotos(self.name.trim().to_string(), paths),
+            PickKind::EnrolFolder => Action::EnrolFolder(paths.remove(0)),
+            PickKind::IndexFolder => Action::Index(paths.remove(0)),
+            PickKind::Identify => Action::Identify(paths.remove(0)),
+        };
+        self.start(ctx, Some(action));
+    }
+
+    /// The plans a drop of `path` runs: enrolling (left half) or indexing (right half).
+    #[cfg(test)]
+    pub fn drop_plans(
+        &self,
+        path: PathBuf,
+        on_people: bool,
+    ) -> (Option<EnrolPlan>, Option<IndexPlan>) {
+        match self.dropped(path, on_people) {
+            Some(Action::Index(dir)) => (None, Some(index_plan(dir))),
+            Some(a) => (enrol_plan(a).ok(), None),
+            None => (None, None),
+        }
+    }
+
+    #[cfg(test)]
+    pub fn set_name(&mut self, name: &str) {
+        self.name = name.to_string();
+    }
+
+    /// A file or folder dropped on the people (left) or photo (right) half.
+    fn dropped(&self, path: PathBuf, on_people: bool) -> Option<Action> {
+        let name = self.name.trim().to_string();
+        Some(match (on_people, path.is_dir(), name.is_empty()) {
+            (true, true, true) => Action::EnrolFolder(path),
+            (true, true, false) => {
+                let photos = read::photo_files(&[path]).ok()?;
+                Action::EnrolPhotos(name, photos)
+            }
+            (true, false, false) => Action::EnrolPhotos(name, vec![path]),
+            (true, false, true) => return None,
+            (false, true, _) => Action::Index(path),
+            (false, false, _) => Action::Identify(path),
+        })
+    }
+}
+
+/// The enrolment an action asks for (`people enrol` builds the same plan).
+fn enrol_plan(action: Action) -> Result<EnrolPlan, String> {
+    let item = |name: &str, photo, face| EnrolItem {
+        name: name.to_string(),
+        photo,
+        face,
+    };
+    let items = match action {
+        Action::EnrolFolder(dir) => enrol_items_from_folder(&dir).map_err(|e| e.to_string())?,
+        Action::EnrolPhotos(name, photos) => {
+            photos.into_iter().map(|p| item(&name, p, None)).collect()
+        }
+        Action::EnrolFace(name, photo, face) => vec![item(&name, photo, Some(face))],
+        _ => return Err("not an enrolment".into()),
+    };
+    Ok(EnrolPlan { items })
+}
+
+/// The indexing of a folder (`people index` builds the same plan).
+fn index_plan(dir: PathBuf) -> IndexPlan {
+    IndexPlan {
+        inputs: vec![read::absolute(&dir)],
+        remove_missing: true,
+    }
+}
+
+impl Panel for PeoplePanel {
+    fn poll(&mut self, ctx: &egui::Context, app: &mut AppContext) {
+        let Some(device) = app.device.clone() else {
+            return;
+        };
+        let model = app
+            .model_dir
+            .clone()
+            .unwrap_or_else(verify::default_model_dir);
+        // Opened once the backend is known, and again when the Compare page loads another
+        // model (a failed open waits for the user instead of retrying every frame).
+        let wanted = self.wanted || !self.queued.is_empty();
+        let idle = self.opening.is_none() && self.work.is_none() && self.open_error.is_none();
+        if wanted && idle && (self.rec.is_none() || self.model_dir.as_ref() != Some(&model)) {
+            self.open(ctx, &device, model);
+        }
+        self.poll_opening(ctx);
+        self.poll_work(ctx);
+        self.poll_pick(ctx);
+        if self.work.is_none() && self.rec.is_some() && !self.queued.is_empty() {
+            let next = self.queued.remove(0);
+            self.start(ctx, Some(next));
+        }
+        self.thumbs
+            .get_or_insert_with(|| Thumbnails::new(ctx))
+            .poll(ctx);
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppContext) {
+        self.wanted = true;
+        if app.device.is_none() {
+            ui.label("Waiting for the compute backend...");
+            return;
+        }
+        let mut actions = Vec::new();
+        self.header_ui(ui, &mut actions);
+        ui.separator();
+        let dropped = drops::dropped_path(
+            ui,
+            "Left: enrol (a folder of people, or photos with the name typed)  ·  Right: identify a photo, or index a folder",
+        );
+        let on_people = ui
+            .input(|i| i.pointer.hover_pos())
+            .is_some_and(|p| p.x < ui.max_rect().center().x);
+        if let Some(path) = dropped {
+            match self.dropped(path, on_people) {
+                Some(a) => actions.push(a),
+                None => self.note("type the person's name first, then drop their photos".into()),
+            }
+        }
+        let height = ui.available_height();
+        ui.columns(2, |cols| {
+            self.people_ui(&mut cols[0], height, &mut actions);
+            self.photo_ui(&mut cols[1], height, &mut actions);
+        });
+        for a in actions {
+            self.start(ui.ctx(), Some(a));
+        }
+    }
+}
+
+impl PeoplePanel {
+    fn header_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(format!("Face index: {}", self.index_path.display()));
+            match (&self.listing, &self.open_error, &self.opening) {
+                (_, _, Some(_)) => {
+                    ui.spinner();
+                    ui.label("opening...");
+                }
+                (_, Some(e), _) => {
+                    ui.colored_label(ui.visuals().error_fg_color, e);
+                }
+                (Some(l), _, _) => {
+                    ui.label(format!(
+                        "— {} people, {} photos ({} without a face, {} unreadable), {} faces",
+                        l.stats.people,
+                        l.stats.photos,
+                        l.stats.photos_without_faces,
+                        l.stats.photos_with_errors,
+                        l.stats.faces
+                    ));
+                }
+                _ => {}
+            }
+        });
+        if let Some(l) = self.listing.as_ref().filter(|l| l.stale > 0) {
+            ui.horizontal(|ui| {
+                ui.colored_label(
+                    ui.visuals().warn_fg_color,
+                    format!(
+                        "{} faces were embedded by another model than the one open.",
+                        l.stale
+                    ),
+                );
+                if ui.button("Re-embed them with this model").clicked() {
+                    actions.push(Action::Reembed);
+                }
+            });
+        }
+        ui.horizontal(|ui| {
+            ui.label("threshold (cosine similarity)");
+            ui.add(egui::Slider::new(&mut self.threshold, -1.0..=1.0).fixed_decimals(4));
+            if ui
+                .button(format!("model's ({:.3})", self.model_threshold))
+                .clicked()
+            {
+                self.threshold = self.model_threshold;
+            }
+            ui.separator();
+            ui.label("match each person by");
+            ui.selectable_value(&mut self.matching, Matching::Mean, "their mean");
+            ui.selectable_value(&mut self.matching, Matching::Best, "best photo");
+        });
+        self.progress_ui(ui);
+        for line in &self.log {
+            ui.label(egui::RichText::new(line).small());
+        }
+    }
+
+    fn progress_ui(&mut self, ui: &mut egui::Ui) {
+        let Some((label, job)) = &self.work else {
+            return;
+        };
+        ui.horizontal(|ui| {
+            ui.spinner();
+            match job.progress() {
+                Some(p) if p.total > 0 => {
+                    let elapsed = job.started().elapsed().as_secs_f32();
+                    let eta = if p.done > 0 {
+                        format!(
+                            ", about {:.0} s left",
+                            elapsed / p.done as f32 * (p.total - p.done) as f32
+                        )
+                    } else {
+                        String::new()
+                    };
+                    ui.add(
+                        egui::ProgressBar::new(p.done as f32 / p.total as f32)
+                            .desired_width(300.0)
+                            .text(format!("{label}: {}/{} {}{eta}", p.done, p.total, p.stage)),
+                    );
+                }
+                _ => {
+                    ui.label(format!("{label}..."));
+                }
+            }
+            if ui.button("Stop").clicked() {
+                job.stop();
+            }
+        });
+    }
+
+    fn people_ui(&mut self, ui: &mut egui::Ui, height: f32, actions: &mut Vec<Action>) {
+        ui.heading("People");
+        ui.horizontal_wrapped(|ui| {
+            ui.label("name");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.name)
+                    .hint_text("e.g. Ann")
+                    .desired_width(140.0),
+            );
+            let named = !self.name.trim().is_empty();
+            if ui
+                .add_enabled(named, egui::Button::new("Add photos of them..."))
+                .clicked()
+            {
+                actions.push(Action::Pick(PickKind::EnrolPhotos));
+            }
+            if ui
+                .button("Add a folder of people...")
+                .on_hover_text("<person>/<photos>, as LFW")
+                .clicked()
+            {
+                actions.push(Action::Pick(PickKind::EnrolFolder));
+            }
+            if ui.button("Index a photo folder...").clicked() {
+                actions.push(Action::Pick(PickKind::IndexFolder));
+            }
+        });
+        let selected = self.selected.and_then(|id| {
+            let l = self.listing.as_ref()?;
+            l.people
+                .iter()
+                .find(|(p, _)| p.id == id)
+                .map(|(p, _)| p.name.clone())
+        });
+        if let Some(name) = &selected {
+            ui.horizontal(|ui| {
+                ui.strong(name);
+                if ui.button(format!("Show photos of {name}")).clicked() {
+                    actions.push(Action::Search(name.clone()));
+                }
+                if ui.button("Remove").clicked() {
+                    actions.push(Action::Remove(name.clone()));
+                }
+            });
+        }
+        let grid_height = if self.hits.is_some() {
+            height * 0.45
+        } else {
+            height - 90.0
+        };
+        let (Some(listing), Some(thumbs)) = (&self.listing, &mut self.thumbs) else {
+            return;
+        };
+        if listing.people.is_empty() {
+            ui.label("Nobody is enrolled yet: type a name and add their photos, or drop a folder of <person>/<photos> here.");
+        }
+        ui.allocate_ui(
+            egui::vec2(ui.available_width(), grid_height.max(120.0)),
+            |ui| {
+                if let Some(id) = gallery::people_ui(ui, thumbs, &listing.people, self.selected) {
+                    self.selected = Some(id);
+                }
+            },
+        );
+        if let Some((person, hits)) = &self.hits {
+            ui.separator();
+            ui.strong(format!(
+                "{} photo(s) of {person} at threshold {:.3}",
+                hits.len(),
+                self.threshold
+            ));
+            if let Some(photo) = gallery::hits_ui(ui, thumbs, hits) {
+                actions.push(Action::Identify(photo));
+            }
+        }
+    }
+
+    fn photo_ui(&mut self, ui: &mut egui::Ui, height: f32, actions: &mut Vec<Action>) {
+        ui.horizontal(|ui| {
+            ui.heading("Who is this?");
+            if ui.button("Open photo...").clicked() {
+                actions.push(Action::Pick(PickKind::Identify));
+            }
+        });
+        let Some(view) = &mut self.view else {
+            ui.label("Drop a photo here (or open one) to name every face in it.");
+            return;
+        };
+        ui.label(
+            Path::new(&view.photo.path)
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy(),
+        );
+        let max = egui::vec2(ui.available_width(), (height - 230.0).max(150.0));
+        view.ui(ui, self.threshold, max);
+        view.candidates_ui(ui, self.threshold);
+        if let Some(face) = view.chosen {
+            ui.horizontal(|ui| {
+                let named = !self.name.trim().is_empty();
+                let label = if named {
+                    format!("Enrol this face as {}", self.name.trim())
+                } else {
+                    "Enrol this face (type a name on the left)".to_string()
+                };
+                if ui.add_enabled(named, egui::Button::new(label)).clicked() {
+                    let photo = PathBuf::from(&view.photo.path);
+                    actions.push(Action::EnrolFace(self.name.trim().to_string(), photo, face));
+                }
+            });
+        }
+    }
+}
