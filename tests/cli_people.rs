@@ -226,6 +226,17 @@ fn photos_in(index: &Path) -> i64 {
         .unwrap_or(0)
 }
 
+/// `people --index INDEX index FOLDER --json` started in the background (output piped).
+fn spawn_index(index: &Path, folder: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_siamese-face"))
+        .args(["people", "--index", s(index), "index", s(folder), "--json"])
+        .env_remove("SIAMESE_FACE_BACKEND")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn a_kill_during_indexing_loses_nothing_and_duplicates_nothing() {
     let Some(lfw) = common::lfw_dir() else { return };
@@ -233,13 +244,7 @@ fn a_kill_during_indexing_loses_nothing_and_duplicates_nothing() {
     let folder = dir.path().join("album");
     let files = photo_folder(&lfw, &folder, 40);
     let index = dir.path().join("faces.sqlite");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_siamese-face"))
-        .args(["people", "--index", s(&index), "index", s(&folder)])
-        .env_remove("SIAMESE_FACE_BACKEND")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_index(&index, &folder);
     // Kill it once some batches are committed, mid-run.
     let start = Instant::now();
     while photos_in(&index) < 9 && start.elapsed() < Duration::from_secs(300) {
@@ -378,22 +383,7 @@ fn two_processes_indexing_one_index_store_each_photo_once() {
     let folder = dir.path().join("album");
     let files = photo_folder(&lfw, &folder, 16);
     let index = dir.path().join("faces.sqlite");
-    let spawn = || {
-        Command::new(env!("CARGO_BIN_EXE_siamese-face"))
-            .args([
-                "people",
-                "--index",
-                s(&index),
-                "index",
-                s(&folder),
-                "--json",
-            ])
-            .env_remove("SIAMESE_FACE_BACKEND")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
+    let spawn = || spawn_index(&index, &folder);
     let (a, b) = (spawn(), spawn());
     for child in [a, b] {
         let o = child.wait_with_output().unwrap();

@@ -47,16 +47,7 @@ pub struct EnrolSummary {
 /// directly in it named after their person (`Ann.jpg`, as face_recognition's known folder).
 pub fn enrol_items_from_folder(dir: &Path) -> Result<Vec<EnrolItem>, WorkflowError> {
     let cannot = |e: std::io::Error| WorkflowError::Plan(format!("{}: {e}", dir.display()));
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(cannot)?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            !p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-        })
-        .collect();
-    entries.sort();
+    let entries = read::visible_entries(dir).map_err(cannot)?;
     let mut items = Vec::new();
     for path in entries {
         let name = |p: &Path, stem: bool| {

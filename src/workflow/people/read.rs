@@ -33,7 +33,8 @@ pub fn photo_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// The entries of `dir` that are not hidden, sorted.
+pub fn visible_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -43,7 +44,11 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         })
         .collect();
     entries.sort();
-    for path in entries {
+    Ok(entries)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for path in visible_entries(dir)? {
         if path.is_dir() {
             walk(&path, out)?;
         } else if is_image_name(&path) {
