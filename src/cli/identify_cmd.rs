@@ -5,12 +5,10 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
 
 use clap::Args;
 use siamese_face::backend::{self, BackendRequest};
 use siamese_face::face_index::Matching;
-use siamese_face::workflow::Outcome;
 use siamese_face::workflow::people::{
     IdentifyPlan, IndexLocation, PhotoIdentity, Recogniser, SearchPlan,
 };
@@ -90,24 +88,17 @@ pub enum Output {
 
 pub fn identify(rec: &Recogniser, args: &IdentifyArgs, output: Output) -> anyhow::Result<ExitCode> {
     let plan = args.plan();
-    let bar = people_cmd::bar(args.json || output == Output::Csv, "photos");
     let mut stdout = std::io::stdout().lock();
     let mut failed = Ok(());
-    let outcome = rec.identify(
-        &plan,
-        &AtomicBool::new(false),
-        people_cmd::show(&bar),
-        |p| {
+    let hidden = args.json || output == Output::Csv;
+    let id = people_cmd::with_bar(hidden, "photos", |cancel, bar, report| {
+        rec.identify(&plan, cancel, report, |p| {
             if failed.is_ok() {
                 failed = bar.suspend(|| print_photo(&mut stdout, p, args.json, output));
             }
-        },
-    )?;
-    bar.finish_and_clear();
+        })
+    })?;
     failed?;
-    let Outcome::Done(id) = outcome else {
-        anyhow::bail!("cancelled");
-    };
     let faces: usize = id.photos.iter().map(|p| p.faces.len()).sum();
     let named = id
         .photos
@@ -220,12 +211,9 @@ pub fn known(args: KnownArgs, request: BackendRequest) -> anyhow::Result<ExitCod
     let selection = backend::select(request)?;
     let mut rec = Recogniser::open(&IndexLocation::Memory, &args.model.dir(), &selection.device)?;
     let plan = people_cmd::enrol_plan(std::slice::from_ref(&args.known), None)?;
-    let bar = people_cmd::bar(args.identify.json, "known photos");
-    let outcome = rec.enrol(&plan, &AtomicBool::new(false), people_cmd::show(&bar))?;
-    bar.finish_and_clear();
-    let Outcome::Done(s) = outcome else {
-        anyhow::bail!("cancelled");
-    };
+    let s = people_cmd::with_bar(args.identify.json, "known photos", |cancel, _, report| {
+        rec.enrol(&plan, cancel, report)
+    })?;
     for (name, photo, why) in &s.failed {
         eprintln!("known photo not used: {photo} ({name}): {why}");
     }

@@ -102,13 +102,7 @@ pub enum Command {
     Weights(weights_cmd::WeightsCommand),
 }
 
-/// `path` as a plan stores it: absolute (a resumed run may start in another folder), and
-/// for folders that exist, with links resolved as the app's dataset page shows them.
-pub(crate) fn plan_path(path: &std::path::Path) -> PathBuf {
-    std::fs::canonicalize(path)
-        .or_else(|_| std::path::absolute(path))
-        .unwrap_or_else(|_| path.to_path_buf())
-}
+pub(crate) use siamese_face::workflow::plan_path;
 
 pub fn init_logging(verbose: u8) {
     let level = match verbose {

@@ -11,9 +11,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use siamese_face::backend::{self, BackendRequest};
 use siamese_face::face_index::{self, Matching};
 use siamese_face::workflow::people::{
-    EnrolItem, EnrolPlan, IndexLocation, IndexPlan, Recogniser, enrol_items_from_folder, read,
+    EnrolItem, EnrolPlan, IndexLocation, IndexPlan, Recogniser, enrol_items_from_folder,
 };
-use siamese_face::workflow::{Outcome, Report};
+use siamese_face::workflow::{Outcome, Report, WorkflowError};
 
 use super::identify_cmd;
 use super::verify_cmd::ModelArg;
@@ -140,6 +140,27 @@ pub(crate) fn show(bar: &ProgressBar) -> impl FnMut(Report<'_>) + '_ {
     }
 }
 
+/// Runs a people workflow with a progress bar (see [`bar`]) that `run` gets with the sink
+/// moving it; the bar is cleared when the workflow returns. The CLI never cancels (a kill
+/// is what stops it, and the index keeps every finished batch).
+pub(crate) fn with_bar<T>(
+    hidden: bool,
+    what: &str,
+    run: impl FnOnce(
+        &AtomicBool,
+        &ProgressBar,
+        &mut dyn FnMut(Report<'_>),
+    ) -> Result<Outcome<T>, WorkflowError>,
+) -> anyhow::Result<T> {
+    let bar = bar(hidden, what);
+    let outcome = run(&AtomicBool::new(false), &bar, &mut show(&bar));
+    bar.finish_and_clear();
+    match outcome? {
+        Outcome::Done(t) => Ok(t),
+        Outcome::Cancelled => anyhow::bail!("cancelled"),
+    }
+}
+
 /// The plan of `people enrol`: one folder, or photos of the person `--name`.
 pub(crate) fn enrol_plan(paths: &[PathBuf], name: Option<&str>) -> anyhow::Result<EnrolPlan> {
     let items = match name {
@@ -169,12 +190,9 @@ fn enrol(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let plan = enrol_plan(&paths, name.as_deref())?;
-    let bar = bar(json, "photos");
-    let outcome = rec.enrol(&plan, &AtomicBool::new(false), show(&bar))?;
-    bar.finish_and_clear();
-    let Outcome::Done(s) = outcome else {
-        anyhow::bail!("cancelled");
-    };
+    let s = with_bar(json, "photos", |cancel, _, report| {
+        rec.enrol(&plan, cancel, report)
+    })?;
     for (name, photo, why) in &s.failed {
         eprintln!("not enrolled: {photo} ({name}): {why}");
     }
@@ -197,7 +215,7 @@ fn enrol(
 /// The plan of `people index`.
 pub(crate) fn index_plan(inputs: &[PathBuf], remove_missing: bool) -> IndexPlan {
     IndexPlan {
-        inputs: inputs.iter().map(|p| read::absolute(p)).collect(),
+        inputs: inputs.iter().map(|p| super::plan_path(p)).collect(),
         remove_missing,
     }
 }
@@ -209,12 +227,9 @@ fn index(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let plan = index_plan(&inputs, remove_missing);
-    let bar = bar(json, "photos");
-    let outcome = rec.index(&plan, &AtomicBool::new(false), show(&bar))?;
-    bar.finish_and_clear();
-    let Outcome::Done(s) = outcome else {
-        anyhow::bail!("cancelled");
-    };
+    let s = with_bar(json, "photos", |cancel, _, report| {
+        rec.index(&plan, cancel, report)
+    })?;
     for (path, why) in &s.errors {
         eprintln!("skipped {path}: {why}");
     }
@@ -296,12 +311,9 @@ fn list(rec: &Recogniser, errors: bool, json: bool) -> anyhow::Result<ExitCode> 
 }
 
 fn reembed(rec: &mut Recogniser, json: bool) -> anyhow::Result<ExitCode> {
-    let bar = bar(json, "photos");
-    let outcome = rec.reembed(&AtomicBool::new(false), show(&bar))?;
-    bar.finish_and_clear();
-    let Outcome::Done(s) = outcome else {
-        anyhow::bail!("cancelled");
-    };
+    let s = with_bar(json, "photos", |cancel, _, report| {
+        rec.reembed(cancel, report)
+    })?;
     for (path, why) in &s.failed {
         eprintln!("not re-embedded: {path}: {why}");
     }

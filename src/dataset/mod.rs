@@ -15,6 +15,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 pub use layout::Layout;
+pub(crate) use layout::is_image_file;
 pub use pairs::{ImageRef, Pair, PairList};
 pub use people::PeopleList;
 pub use summary::{DatasetSummary, ListSummary};

@@ -100,6 +100,15 @@ fn finish<T>(result: Result<T, WorkflowError>) -> Result<Outcome<T>, WorkflowErr
     }
 }
 
+/// `path` as a plan stores it: absolute (a resumed run may start in another folder), and
+/// for paths that exist, with links resolved as the app's dataset page shows them. The face
+/// index names its photos the same way.
+pub fn plan_path(path: &std::path::Path) -> PathBuf {
+    std::fs::canonicalize(path)
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_path_buf())
+}
+
 /// Where crops, embeddings and runs are cached unless a plan names a folder:
 /// `$SIAMESE_FACE_CACHE`, else `~/.cache/siamese-face`.
 pub fn cache_root(chosen: Option<PathBuf>) -> PathBuf {

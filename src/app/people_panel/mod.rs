@@ -144,7 +144,7 @@ impl PeoplePanel {
             v.photo
                 .faces
                 .iter()
-                .map(|f| photo_view::name_at(f, self.threshold).map(str::to_string))
+                .map(|f| f.name_at(self.threshold).map(str::to_string))
                 .collect()
         })
     }
@@ -211,11 +211,10 @@ impl PeoplePanel {
         if let Some(w) = done {
             self.work = None;
             let changed = self.finish(w);
-            // A change of the index is followed by a fresh listing.
+            // A change of the index is followed by a fresh listing; queued actions start
+            // from `poll` once nothing runs.
             if changed {
                 self.start(ctx, None);
-            } else if let Some(next) = (!self.queued.is_empty()).then(|| self.queued.remove(0)) {
-                self.start(ctx, Some(next));
             }
         }
     }
@@ -463,7 +462,7 @@ fn enrol_plan(action: Action) -> Result<EnrolPlan, String> {
 /// The indexing of a folder (`people index` builds the same plan).
 fn index_plan(dir: PathBuf) -> IndexPlan {
     IndexPlan {
-        inputs: vec![read::absolute(&dir)],
+        inputs: vec![siamese_face::workflow::plan_path(&dir)],
         remove_missing: true,
     }
 }

@@ -3,7 +3,7 @@
 
 use eframe::egui;
 use image::RgbImage;
-use siamese_face::workflow::people::{FaceIdentity, PhotoIdentity};
+use siamese_face::workflow::people::PhotoIdentity;
 
 const KNOWN: egui::Color32 = egui::Color32::from_rgb(60, 220, 90);
 const UNKNOWN: egui::Color32 = egui::Color32::from_rgb(240, 180, 40);
@@ -14,14 +14,6 @@ pub struct PhotoView {
     texture: Option<egui::TextureHandle>,
     /// The face whose candidates are listed.
     pub chosen: Option<usize>,
-}
-
-/// The name a face gets at `threshold`: its best candidate when similar enough.
-pub fn name_at(face: &FaceIdentity, threshold: f32) -> Option<&str> {
-    face.candidates
-        .first()
-        .filter(|c| c.similarity >= threshold)
-        .map(|c| c.name.as_str())
 }
 
 impl PhotoView {
@@ -66,7 +58,7 @@ impl PhotoView {
             })
             .collect();
         for (i, (f, b)) in self.photo.faces.iter().zip(&boxes).enumerate() {
-            let name = name_at(f, threshold);
+            let name = f.name_at(threshold);
             let color = if name.is_some() { KNOWN } else { UNKNOWN };
             let width = if self.chosen == Some(i) { 4.0 } else { 2.0 };
             painter.rect_stroke(
@@ -110,7 +102,8 @@ impl PhotoView {
             "face {} of {}: {}",
             self.chosen.map_or(0, |i| i + 1),
             self.photo.faces.len(),
-            name_at(face, threshold).unwrap_or("unknown (no one at or above the threshold)")
+            face.name_at(threshold)
+                .unwrap_or("unknown (no one at or above the threshold)")
         ));
         egui::Grid::new("people-candidates")
             .striped(true)

@@ -65,7 +65,7 @@ pub fn enrol_items_from_folder(dir: &Path) -> Result<Vec<EnrolItem>, WorkflowErr
                     face: None,
                 });
             }
-        } else if read::is_image_name(&path) {
+        } else if read::is_image_file(&path) {
             items.push(EnrolItem {
                 name: name(&path, true),
                 photo: path,

@@ -44,6 +44,14 @@ impl FaceIdentity {
     pub fn similarity(&self) -> Option<f32> {
         self.candidates.first().map(|c| c.similarity)
     }
+
+    /// The open-set decision at `threshold`: the best candidate when similar enough.
+    pub fn name_at(&self, threshold: f32) -> Option<&str> {
+        self.candidates
+            .first()
+            .filter(|c| c.similarity >= threshold)
+            .map(|c| c.name.as_str())
+    }
 }
 
 /// The faces of one photo, largest first, or why it has none.
@@ -269,13 +277,11 @@ impl Recogniser {
 
 /// The open-set decision: the best candidate's name when similar enough, else unknown.
 pub fn decide(face: Face, candidates: Vec<Candidate>, threshold: f32) -> FaceIdentity {
-    let name = candidates
-        .first()
-        .filter(|c| c.similarity >= threshold)
-        .map(|c| c.name.clone());
-    FaceIdentity {
+    let mut identity = FaceIdentity {
         face,
         candidates,
-        name,
-    }
+        name: None,
+    };
+    identity.name = identity.name_at(threshold).map(str::to_string);
+    identity
 }

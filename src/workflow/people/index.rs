@@ -68,11 +68,19 @@ impl Recogniser {
             files: files.len(),
             ..IndexSummary::default()
         };
+        // Each file's name in the index, worked out once (it resolves links on disk).
+        let keyed: Vec<(PathBuf, String)> = files
+            .into_iter()
+            .map(|f| {
+                let key = read::index_path(&f);
+                (f, key)
+            })
+            .collect();
         let stored = self.stored_under(&plan.inputs)?;
         if plan.remove_missing {
-            summary.removed = self.remove_missing(&stored, &files, &mut report)?;
+            summary.removed = self.remove_missing(&stored, &keyed, &mut report)?;
         }
-        let todo = self.changed_files(&files, &stored, &mut summary)?;
+        let todo = self.changed_files(&keyed, &stored, &mut summary)?;
         let total = todo.len();
         report(Report::Progress {
             stage: "photos",
@@ -116,13 +124,13 @@ impl Recogniser {
     fn remove_missing(
         &mut self,
         stored: &HashMap<String, PhotoRow>,
-        files: &[PathBuf],
+        files: &[(PathBuf, String)],
         report: &mut impl FnMut(Report<'_>),
     ) -> Result<usize, WorkflowError> {
-        let present: HashSet<String> = files.iter().map(|f| read::index_path(f)).collect();
+        let present: HashSet<&str> = files.iter().map(|(_, key)| key.as_str()).collect();
         let gone: Vec<i64> = stored
             .values()
-            .filter(|r| !present.contains(&r.path))
+            .filter(|r| !present.contains(r.path.as_str()))
             .map(|r| r.id)
             .collect();
         if !gone.is_empty() {
@@ -138,13 +146,13 @@ impl Recogniser {
     /// differ from the stored hash (same bytes: the record is touched, nothing is read).
     fn changed_files(
         &self,
-        files: &[PathBuf],
+        files: &[(PathBuf, String)],
         stored: &HashMap<String, PhotoRow>,
         summary: &mut IndexSummary,
     ) -> Result<Vec<PathBuf>, WorkflowError> {
         let mut todo = Vec::new();
-        for file in files {
-            let Some(row) = stored.get(&read::index_path(file)) else {
+        for (file, key) in files {
+            let Some(row) = stored.get(key) else {
                 todo.push(file.clone());
                 continue;
             };
@@ -206,10 +214,12 @@ impl Recogniser {
 
     fn reembed_photo(&mut self, photo: &PhotoRow) -> Result<usize, String> {
         let path = std::path::Path::new(&photo.path);
-        if !same_hash(path, &photo.hash) {
-            return Err("the file is gone or changed since it was indexed: index it again".into());
+        let changed = || "the file is gone or changed since it was indexed: index it again";
+        let bytes = std::fs::read(path).map_err(|_| changed())?;
+        if read::content_hash(&bytes) != photo.hash {
+            return Err(changed().into());
         }
-        let image = imageio::load_rgb(path).map_err(|e| e.to_string())?;
+        let image = imageio::decode_rgb(bytes, path).map_err(|e| e.to_string())?;
         let faces = self
             .index
             .faces_of_photo(photo.id)

@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use image::RgbImage;
 use rayon::prelude::*;
 
-use crate::dataset::IMAGE_EXTENSIONS;
+pub(crate) use crate::dataset::is_image_file;
 use crate::detect::Face;
 use crate::face_index::{NewFace, PhotoContent, PhotoFile};
 use crate::imageio;
 use crate::verify::Verifier;
+use crate::workflow::plan_path;
 
 /// Photos read, decoded and detected together before their crops are embedded in one batch
 /// and written in one transaction (what a kill can lose at most).
@@ -51,29 +52,16 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for path in visible_entries(dir)? {
         if path.is_dir() {
             walk(&path, out)?;
-        } else if is_image_name(&path) {
+        } else if is_image_file(&path) {
             out.push(path);
         }
     }
     Ok(())
 }
 
-pub fn is_image_name(path: &Path) -> bool {
-    path.extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.as_str()))
-}
-
-/// `path` absolute, links resolved (as far as it exists): how plans and the index name files.
-pub fn absolute(path: &Path) -> PathBuf {
-    std::fs::canonicalize(path)
-        .or_else(|_| std::path::absolute(path))
-        .unwrap_or_else(|_| path.to_path_buf())
-}
-
-/// `path` as the index stores it.
+/// `path` as the index stores it (a plan's path, as text).
 pub fn index_path(path: &Path) -> String {
-    absolute(path).display().to_string()
+    plan_path(path).display().to_string()
 }
 
 /// A file's size and modification time (ns since the epoch), as the index compares them.
