@@ -199,6 +199,7 @@ pub fn train_throughput(
         validation: None,
         checkpoints: None,
         resume: None,
+        initial: None,
         plan: None,
     };
     let mut timed = Vec::new();

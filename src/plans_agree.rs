@@ -219,23 +219,26 @@ fn people_command(args: &[&str]) -> crate::cli::people_cmd::PeopleCommand {
 fn enrolling_a_dropped_folder_is_people_enrol_of_it() {
     use crate::cli::people_cmd::{PeopleCommand, enrol_plan};
     let dir = sample_dataset_dir().expect("assets/sample-faces is part of the repository");
-    let PeopleCommand::Enrol { paths, name, .. } = people_command(&["people", "enrol", text(&dir)])
+    let PeopleCommand::Enrol {
+        paths, name, pick, ..
+    } = people_command(&["people", "enrol", text(&dir)])
     else {
         panic!("not enrol")
     };
-    let cli = enrol_plan(&paths, name.as_deref()).expect("a folder of people");
+    let cli = enrol_plan(&paths, name.as_deref(), pick.into()).expect("a folder of people");
     let panel = crate::app::people_panel::PeoplePanel::new();
     let (gui, _) = panel.drop_plans(dir.clone(), true);
     assert_eq!(Some(cli), gui);
 
     // Photos of one person: --name on the command line, the name typed in the panel.
     let photo = dir.join("Colin_Powell/Colin_Powell_0001.jpg");
-    let PeopleCommand::Enrol { paths, name, .. } =
-        people_command(&["people", "enrol", "--name", "Colin", text(&photo)])
+    let PeopleCommand::Enrol {
+        paths, name, pick, ..
+    } = people_command(&["people", "enrol", "--name", "Colin", text(&photo)])
     else {
         panic!("not enrol")
     };
-    let cli = enrol_plan(&paths, name.as_deref()).expect("photos with a name");
+    let cli = enrol_plan(&paths, name.as_deref(), pick.into()).expect("photos with a name");
     let mut panel = crate::app::people_panel::PeoplePanel::new();
     panel.set_name("Colin");
     assert_eq!(Some(cli), panel.drop_plans(photo, true).0);

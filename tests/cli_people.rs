@@ -1,7 +1,7 @@
 //! The face index end to end with the shipped model on real LFW photos: enrol, identify
 //! (also face_recognition-style `identify --known`), index, search, list, remove; a kill
 //! during indexing; unreadable and faceless photos; an index of another model; two
-//! processes on one index; a file that is not an index.
+//! processes on one index; a file that is not an index; training on the enrolled people.
 
 mod common;
 
@@ -409,4 +409,81 @@ fn a_file_that_is_not_an_index_is_refused_and_left_alone() {
         std::fs::read_to_string(&notes).unwrap(),
         "my shopping list, which is long enough to look like a page"
     );
+}
+
+#[test]
+fn training_on_enrolled_people_saves_a_model_the_index_can_switch_to() {
+    let Some(lfw) = common::lfw_dir() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let four: &[u32] = &[1, 2, 3, 4];
+    let trio = [
+        ("Colin_Powell", four),
+        ("George_W_Bush", four),
+        ("Tony_Blair", four),
+    ];
+    let known = known_folder(&lfw, &dir.path().join("known"), &trio);
+    let index = dir.path().join("faces.sqlite");
+    let people = |args: &[&str]| {
+        let mut all = vec!["people", "--index", s(&index)];
+        all.extend_from_slice(args);
+        run(&all)
+    };
+    ok(&people(&["enrol", s(&known), "--pick", "centre"]));
+    let out = dir.path().join("trained");
+    let train = |extra: &[&str]| {
+        let mut args = vec!["train", "--out", s(&out), "--steps", "12", "--json"];
+        args.extend_from_slice(extra);
+        people(&args)
+    };
+    let t = json(&train(&[]));
+    // A fifth of 4 faces rounds to 1 held out per person; 3 are trained on.
+    assert_eq!(t["trained_people"].as_u64(), Some(3), "{t}");
+    assert_eq!(t["training_faces"].as_u64(), Some(9), "{t}");
+    assert_eq!(t["test_faces"].as_u64(), Some(3), "{t}");
+    assert!(t["steps"].as_u64().unwrap() >= 12, "{t}");
+    for when in ["before", "after"] {
+        let r = t[when]["rank1"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&r), "{t}");
+    }
+    // The new model records whom it was trained on, and its own threshold (the open
+    // model's false-accept rate on the training faces).
+    let meta = common::model_json(&out);
+    let default =
+        common::model_json(&Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/default-model"));
+    assert_eq!(t["threshold_before"], default["threshold"]);
+    assert_eq!(meta["threshold"], t["threshold"]);
+    let threshold = t["threshold"].as_f64().unwrap();
+    assert!((-1.0..=1.0).contains(&threshold), "{t}");
+    assert_eq!(
+        meta["data"]["identities"].as_array().map(Vec::len),
+        Some(3),
+        "{meta}"
+    );
+    assert!(meta["steps"].as_u64().unwrap() >= 12);
+
+    // A second run never overwrites a model.
+    let again = train(&[]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a model"));
+
+    // The index switches to it by re-embedding, then identifies with it.
+    let with_trained = |args: &[&str]| {
+        let mut all = vec!["people", "--index", s(&index), "--model", s(&out)];
+        all.extend_from_slice(args);
+        run(&all)
+    };
+    let re = json(&with_trained(&["reembed", "--json"]));
+    assert_eq!(re["faces"].as_u64(), Some(12), "{re}");
+    let probe = lfw_photo(&lfw, "Colin_Powell", 5);
+    let found = ok(&with_trained(&["identify", "--json", s(&probe)]));
+    let photo: serde_json::Value = serde_json::from_str(found.trim()).unwrap();
+    assert_eq!(photo["faces"][0]["name"], "Colin_Powell", "{photo}");
+
+    // With one person left there is nobody to tell apart.
+    ok(&people(&["remove", "George_W_Bush"]));
+    ok(&people(&["remove", "Tony_Blair"]));
+    let alone = with_trained(&["train", "--out", s(&dir.path().join("t2"))]);
+    assert!(!alone.status.success());
+    let msg = String::from_utf8_lossy(&alone.stderr);
+    assert!(msg.contains("at least two people"), "{msg}");
 }

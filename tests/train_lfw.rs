@@ -72,6 +72,7 @@ fn small_cnn_learns_on_real_lfw_crops() {
         validation: Some(&val),
         checkpoints: None,
         resume: None,
+        initial: None,
         plan: None,
     };
     let (mut losses, mut accuracy) = (Vec::new(), Vec::new());

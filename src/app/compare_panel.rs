@@ -527,6 +527,9 @@ impl Panel for ComparePanel {
         if let Some(device) = &app.device {
             ComparePanel::poll(self, ctx, device);
         }
+        if let Some(dir) = app.model_request.take() {
+            self.set_model_dir(dir);
+        }
         app.model_dir = self.model_dir().map(Path::to_path_buf);
     }
 

@@ -34,6 +34,8 @@ pub struct AppContext {
     pub crops: (PreprocessSettings, PathBuf),
     /// The model chosen on the Compare page.
     pub model_dir: Option<PathBuf>,
+    /// Another page asks for this model to be the one in use (the Compare page loads it).
+    pub model_request: Option<PathBuf>,
     /// How long each frame's UI code took (shown while training).
     pub frames: FrameStats,
 }
@@ -49,6 +51,7 @@ impl AppContext {
                 preprocess::default_cache_root(),
             ),
             model_dir: None,
+            model_request: None,
             frames: FrameStats::default(),
         }
     }

@@ -175,6 +175,7 @@ fn tiny_model(dir: &std::path::Path) {
         validation: None,
         checkpoints: None,
         resume: None,
+        initial: None,
         plan: None,
     };
     let (net, summary) = train::train(
@@ -552,4 +553,79 @@ fn people_panel_enrols_a_folder_and_names_the_known_face_of_a_group_photo() {
     let image = harness.render().expect("the GUI renders on a wgpu adapter");
     assert!(distinct_colours(&image) > 500, "the frame looks blank");
     save(&image, "people_panel.png");
+}
+
+#[test]
+fn people_panel_trains_on_the_enrolled_people_and_switches_to_the_new_model() {
+    let Some(lfw) = lfw_dir() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let known = dir.path().join("known");
+    for name in ["Colin_Powell", "George_W_Bush", "Tony_Blair"] {
+        std::fs::create_dir_all(known.join(name)).unwrap();
+        for n in 1..=3 {
+            let photo = format!("{name}_{n:04}.jpg");
+            let from = lfw.join("lfw-deepfunneled").join(name).join(&photo);
+            std::fs::copy(from, known.join(name).join(photo)).unwrap();
+        }
+    }
+    let mut harness = harness(sample());
+    harness.run_steps(2);
+    {
+        let people = &mut harness.state_mut().as_mut().unwrap().people;
+        people.use_index(dir.path().join("faces.sqlite"));
+        people.enrol_folder(known);
+    }
+    goto(&mut harness, "People");
+    wait_until(&mut harness, 300, "enrolling", |app| {
+        app.people.is_idle() && app.people.people_listed() == 3
+    });
+    harness.run_steps(2);
+    harness
+        .get_by_role_and_label(Role::Button, "Train the model on these people")
+        .click();
+    harness.run_steps(1);
+    wait_until(&mut harness, 300, "training", |app| {
+        app.people.is_idle()
+            && (app.people.trained().is_some()
+                || app.people.log().iter().any(|l| l.starts_with("error")))
+    });
+    let app = harness.state().as_ref().unwrap();
+    let log = app.people.log();
+    let trained = app
+        .people
+        .trained()
+        .unwrap_or_else(|| panic!("{log:?}"))
+        .clone();
+    // Three photos each: one held out per person, two trained on.
+    assert_eq!((trained.test_faces, trained.training_faces), (3, 6));
+    assert!(trained.before.is_some() && trained.after.is_some());
+    assert!(trained.model.join("model.bpk").is_file());
+    assert!(
+        trained
+            .model
+            .starts_with(dir.path().canonicalize().unwrap())
+    );
+    harness.run_steps(2);
+    harness.get_by_label_contains("Identification of 3 held-out photos of 3 people");
+    harness
+        .get_by_role_and_label(Role::Button, "Use the trained model")
+        .click();
+    harness.run_steps(1);
+    // The Compare page loads the model, the index reopens with it and is re-embedded.
+    wait_until(
+        &mut harness,
+        300,
+        "re-embedding with the trained model",
+        |app| {
+            app.people.is_idle() && app.people.model_in_use() == Some((trained.model.as_path(), 0))
+        },
+    );
+    let app = harness.state().as_ref().unwrap();
+    assert_eq!(app.compare.model_dir(), Some(trained.model.as_path()));
+    harness.run_steps(3);
+    harness.get_by_label_contains("In use:");
+    let image = harness.render().expect("the GUI renders on a wgpu adapter");
+    save(&image, "people_train.png");
 }

@@ -210,7 +210,11 @@ pub fn search(rec: &Recogniser, args: &SearchArgs) -> anyhow::Result<ExitCode> {
 pub fn known(args: KnownArgs, request: BackendRequest) -> anyhow::Result<ExitCode> {
     let selection = backend::select(request)?;
     let mut rec = Recogniser::open(&IndexLocation::Memory, &args.model.dir(), &selection.device)?;
-    let plan = people_cmd::enrol_plan(std::slice::from_ref(&args.known), None)?;
+    let plan = people_cmd::enrol_plan(
+        std::slice::from_ref(&args.known),
+        None,
+        siamese_face::crop::FacePick::Largest,
+    )?;
     let s = people_cmd::with_bar(args.identify.json, "known photos", |cancel, _, report| {
         rec.enrol(&plan, cancel, report)
     })?;

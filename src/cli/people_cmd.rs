@@ -6,15 +6,19 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 
+use burn::tensor::Device;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use siamese_face::backend::{self, BackendRequest};
+use siamese_face::crop::FacePick;
 use siamese_face::face_index::{self, Matching};
 use siamese_face::workflow::people::{
-    EnrolItem, EnrolPlan, IndexLocation, IndexPlan, Recogniser, enrol_items_from_folder,
+    EnrolItem, EnrolPlan, HoldOut, IndexLocation, IndexPlan, PeopleTrainPlan, Recogniser,
+    enrol_items_from_folder,
 };
 use siamese_face::workflow::{Outcome, Report, WorkflowError};
 
+use super::crop_cmd::PickArg;
 use super::identify_cmd;
 use super::verify_cmd::ModelArg;
 
@@ -37,9 +41,13 @@ pub enum PeopleCommand {
     Enrol {
         #[arg(required = true, value_name = "FOLDER | PHOTO")]
         paths: Vec<PathBuf>,
-        /// Every photo given shows this person (the largest face of each is used).
+        /// Every photo given shows this person.
         #[arg(long)]
         name: Option<String>,
+        /// The face taken from a photo with several: the largest, or the one nearest the
+        /// centre (portraits; LFW is centred on the named person).
+        #[arg(long, value_enum, default_value = "largest")]
+        pick: PickArg,
         #[arg(long)]
         json: bool,
     },
@@ -73,30 +81,70 @@ pub enum PeopleCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Train the model (--model) further on the enrolled people, into a new model folder;
+    /// reports identification of held-out faces before and after.
+    Train(PeopleTrainArgs),
 }
 
-/// The shared `--model`, the index file and a compute device, opened.
-pub(crate) fn open(
-    index: Option<PathBuf>,
-    model: &ModelArg,
-    request: BackendRequest,
-) -> anyhow::Result<Recogniser> {
-    let selection = backend::select(request)?;
+#[derive(Debug, Args)]
+pub struct PeopleTrainArgs {
+    /// Folder for the trained model (new, or without a model in it).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Training steps (batches of 4 faces of up to 8 people).
+    #[arg(long, default_value_t = 200)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Fraction of each person's faces (the newest) held out to measure the training.
+    #[arg(long, default_value_t = 0.2)]
+    pub hold_out: f32,
+    /// Instead of --hold-out: train on each person's first N faces, test on the rest.
+    #[arg(long, value_name = "N")]
+    pub train_per_person: Option<usize>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl PeopleTrainArgs {
+    pub(crate) fn plan(&self) -> PeopleTrainPlan {
+        PeopleTrainPlan {
+            out: super::plan_path(&self.out),
+            hold_out: HoldOut {
+                fraction: self.hold_out,
+                train_per_person: self.train_per_person,
+            },
+            steps: self.steps,
+            learning_rate: self.lr,
+            seed: self.seed,
+        }
+    }
+}
+
+/// The shared `--model` and the index file, opened on `device`.
+fn open(index: Option<PathBuf>, model: &ModelArg, device: &Device) -> anyhow::Result<Recogniser> {
     let location = match index {
         Some(path) => IndexLocation::File(path),
         None => IndexLocation::File(face_index::default_index_path()),
     };
-    Ok(Recogniser::open(
-        &location,
-        &model.dir(),
-        &selection.device,
-    )?)
+    Ok(Recogniser::open(&location, &model.dir(), device)?)
 }
 
 pub fn run(args: PeopleArgs, request: BackendRequest) -> anyhow::Result<ExitCode> {
-    let mut rec = open(args.index, &args.model, request)?;
+    let device = backend::select(request)?.device;
+    let mut rec = open(args.index, &args.model, &device)?;
     match args.command {
-        PeopleCommand::Enrol { paths, name, json } => enrol(&mut rec, paths, name, json),
+        PeopleCommand::Enrol {
+            paths,
+            name,
+            pick,
+            json,
+        } => {
+            let plan = enrol_plan(&paths, name.as_deref(), pick.into())?;
+            enrol(&mut rec, &plan, json)
+        }
         PeopleCommand::Index {
             inputs,
             keep_missing,
@@ -111,6 +159,7 @@ pub fn run(args: PeopleArgs, request: BackendRequest) -> anyhow::Result<ExitCode
             Ok(ExitCode::SUCCESS)
         }
         PeopleCommand::Reembed { json } => reembed(&mut rec, json),
+        PeopleCommand::Train(a) => train(&rec, &a, &device),
     }
 }
 
@@ -162,7 +211,11 @@ pub(crate) fn with_bar<T>(
 }
 
 /// The plan of `people enrol`: one folder, or photos of the person `--name`.
-pub(crate) fn enrol_plan(paths: &[PathBuf], name: Option<&str>) -> anyhow::Result<EnrolPlan> {
+pub(crate) fn enrol_plan(
+    paths: &[PathBuf],
+    name: Option<&str>,
+    pick: FacePick,
+) -> anyhow::Result<EnrolPlan> {
     let items = match name {
         Some(name) => paths
             .iter()
@@ -180,18 +233,12 @@ pub(crate) fn enrol_plan(paths: &[PathBuf], name: Option<&str>) -> anyhow::Resul
             enrol_items_from_folder(&paths[0])?
         }
     };
-    Ok(EnrolPlan { items })
+    Ok(EnrolPlan { items, pick })
 }
 
-fn enrol(
-    rec: &mut Recogniser,
-    paths: Vec<PathBuf>,
-    name: Option<String>,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    let plan = enrol_plan(&paths, name.as_deref())?;
+fn enrol(rec: &mut Recogniser, plan: &EnrolPlan, json: bool) -> anyhow::Result<ExitCode> {
     let s = with_bar(json, "photos", |cancel, _, report| {
-        rec.enrol(&plan, cancel, report)
+        rec.enrol(plan, cancel, report)
     })?;
     for (name, photo, why) in &s.failed {
         eprintln!("not enrolled: {photo} ({name}): {why}");
@@ -340,4 +387,71 @@ pub(crate) const TOP_K: usize = 3;
 /// `--matching` as clap parses it.
 pub(crate) fn parse_matching(s: &str) -> Result<Matching, String> {
     s.parse()
+}
+
+fn train(rec: &Recogniser, args: &PeopleTrainArgs, device: &Device) -> anyhow::Result<ExitCode> {
+    let plan = args.plan();
+    let control = siamese_face::embed::train::Control::default();
+    let bar = bar(args.json, "");
+    let mut sink = show(&bar);
+    let outcome = rec.train_people(&plan, device, &control, |r| {
+        if let Report::Progress { stage, .. } = r {
+            bar.set_message(stage.to_string());
+        }
+        sink(r)
+    });
+    bar.finish_and_clear();
+    let Outcome::Done(s) = outcome? else {
+        anyhow::bail!("cancelled");
+    };
+    for (path, why) in &s.skipped {
+        eprintln!("faces not used: {path}: {why}");
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&s)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "trained {} steps in {:.1} s on {} faces of {} people; saved {}",
+        s.steps,
+        s.training_seconds,
+        s.training_faces,
+        s.trained_people,
+        s.model.display()
+    );
+    match (s.before, s.after) {
+        (Some(b), Some(a)) => {
+            println!(
+                "held-out faces: {} of {} people",
+                s.test_faces, s.test_people
+            );
+            println!("          rank-1   threshold  named   false accepts");
+            for (label, m, t) in [("before", b, s.threshold_before), ("after", a, s.threshold)] {
+                println!(
+                    "{label:>8}  {:.4}   {t:.4}     {:.4}  {:.4}",
+                    m.rank1, m.named_at_threshold, m.false_accepts_at_threshold
+                );
+            }
+        }
+        _ => println!(
+            "nothing was held out to measure it (a person needs 3 or more faces; see --hold-out)"
+        ),
+    }
+    println!(
+        "the new model's threshold {:.4} keeps the old one's false accepts on the training faces{}",
+        s.threshold,
+        if s.unknown_faces >= siamese_face::workflow::people::MIN_UNKNOWN {
+            format!(
+                " and its share of the {} background faces named",
+                s.unknown_faces
+            )
+        } else {
+            String::new()
+        }
+    );
+    eprintln!(
+        "use it: siamese-face people --model {} reembed (the index keeps the old model's embeddings until then)",
+        s.model.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }

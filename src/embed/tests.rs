@@ -209,6 +209,7 @@ fn job(data: &TrainData, config: TrainConfig) -> TrainJob<'_> {
         validation: None,
         checkpoints: None,
         resume: None,
+        initial: None,
         plan: None,
     }
 }
@@ -523,6 +524,7 @@ fn a_checkpoint_resumes_to_the_same_state() {
         validation: None,
         checkpoints: Some(dir.path().join("checkpoints")),
         resume,
+        initial: None,
         plan: None,
     };
     let device = Device::flex();
@@ -632,6 +634,27 @@ fn online_mining_trains_on_identity_batches() {
     };
     assert_eq!(crops.len(), 8);
     assert_eq!(labels, vec![0, 0, 1, 1, 2, 2, 3, 3]);
+    // A pool smaller than a batch of 4 per person still yields two people a batch.
+    let TrainData::Identities(pool) = &data else {
+        panic!("an identity pool")
+    };
+    let small = TrainData::Identities(mining::IdentityPool {
+        crops: pool.crops[..6].to_vec(),
+        people: vec![vec![0, 1], vec![2, 3], vec![4, 5]],
+        names: pool.names[..3].to_vec(),
+        fallbacks: 0,
+    });
+    let four = TrainConfig {
+        batch_size: 32,
+        mining: Some(train::Mining {
+            images_per_person: 4,
+        }),
+        ..cfg.clone()
+    };
+    let train::BatchPlan::Mined { labels, .. } = train::batch_for_step(&four, &small, 0) else {
+        panic!("a mined batch")
+    };
+    assert_eq!(labels, vec![0, 0, 1, 1], "{labels:?}");
     // Mining on a triplet file is a configuration error, said clearly.
     let triplets = sample_data(4, 1, 48);
     let e = train(

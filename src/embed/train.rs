@@ -66,6 +66,9 @@ pub struct TrainJob<'a> {
     /// Continue from this checkpoint (its configuration must match `config` apart from the
     /// number of epochs).
     pub resume: Option<Checkpoint>,
+    /// Start a new run from this network (on the autodiff device) and its description
+    /// instead of the configured initial weights (training a saved model further).
+    pub initial: Option<(EmbeddingNet, String)>,
     /// Stored in each checkpoint as it is (see [`CheckpointState::plan`]).
     pub plan: Option<serde_json::Value>,
 }
@@ -108,7 +111,10 @@ pub fn batch_for_step(cfg: &TrainConfig, data: &TrainData, step: usize) -> Batch
         TrainData::Identities(pool) => {
             let k = cfg.mining.map_or(2, |m| m.images_per_person).max(2);
             let mut rng = rng_for(cfg.seed, MINING_STREAM, step);
-            let (crops, labels) = mining::sample_batch(&pool.people, bs / k, k, &mut rng);
+            // At least two people, or a batch has no negatives (a pool smaller than one
+            // batch, e.g. a few enrolled people with two photos each).
+            let people = (bs / k).max(2);
+            let (crops, labels) = mining::sample_batch(&pool.people, people, k, &mut rng);
             BatchPlan::Mined { crops, labels }
         }
     }
@@ -435,8 +441,9 @@ impl<'a> Run<'a> {
         let data_summary = job.data.summary(&job.data_source);
         let cfg = job.config;
         let mut optim = AdamConfig::new().init();
-        let (net, initial_weights, history, first) = match job.resume {
-            None => {
+        let (net, initial_weights, history, first) = match (job.resume, job.initial) {
+            (None, Some((net, what))) => (net, what, Vec::new(), 0),
+            (None, None) => {
                 // Random initial weights from the run's seed too (Burn's generator is
                 // global on the CPU backend, so concurrent runs may still interleave).
                 device.seed(cfg.seed);
@@ -448,7 +455,7 @@ impl<'a> Run<'a> {
                     0,
                 )
             }
-            Some(ck) => {
+            (Some(ck), _) => {
                 check_resumable(&ck, &cfg, &data_summary)?;
                 optim = optim.load_record(ck.optimizer);
                 let s = ck.state;

@@ -171,6 +171,16 @@ impl FaceIndex {
         rows.collect::<Result<_, _>>().map_err(self.err())
     }
 
+    /// The faces that are someone's (enrolled, confirmed or suggested).
+    pub fn assigned_faces(&self) -> Result<std::collections::HashSet<i64>, IndexError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT face_id FROM assignments")
+            .map_err(self.err())?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
     /// The enrolled and confirmed faces of `model_id`, by person: what identification
     /// matches against.
     pub fn gallery(&self, model_id: &str) -> Result<PersonGallery, IndexError> {

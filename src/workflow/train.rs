@@ -258,6 +258,7 @@ fn run_plan(
         validation: val.as_ref(),
         checkpoints: plan.checkpoints.clone(),
         resume,
+        initial: None,
         plan: serde_json::to_value(plan).ok(),
     };
     let (net, summary) = train::train(job, device, control, |e| {

@@ -17,12 +17,13 @@ use std::sync::{Arc, Mutex, mpsc};
 
 use burn::tensor::Device;
 use eframe::egui;
+use siamese_face::crop::FacePick;
 use siamese_face::face_index::{self, Matching};
 use siamese_face::verify;
 use siamese_face::workflow::Outcome;
 use siamese_face::workflow::people::{
-    EnrolItem, EnrolPlan, IndexLocation, IndexPlan, Recogniser, SearchHit, SearchPlan,
-    enrol_items_from_folder, read,
+    EnrolItem, EnrolPlan, IndexLocation, IndexPlan, PeopleTrainPlan, PeopleTrainSummary,
+    Recogniser, SearchHit, SearchPlan, enrol_items_from_folder, read,
 };
 
 use super::context::{AppContext, Panel};
@@ -47,6 +48,7 @@ enum Action {
     Search(String),
     Remove(String),
     Reembed,
+    Train,
     Pick(PickKind),
 }
 
@@ -81,6 +83,18 @@ pub struct PeoplePanel {
     hits: Option<(String, Vec<SearchHit>)>,
     thumbs: Option<Thumbnails>,
     pick: Option<(PickKind, mpsc::Receiver<Option<Vec<PathBuf>>>)>,
+    /// Which face of a photo with several is enrolled (when none was clicked).
+    face_rule: FacePick,
+    /// The device the index was opened for (training runs on it).
+    device: Option<Device>,
+    train_steps: usize,
+    /// Percent of each person's faces held out to measure training.
+    hold_out_percent: u32,
+    trained: Option<PeopleTrainSummary>,
+    /// A trained model the user chose to use: asked of the app, then the index is
+    /// re-embedded with it once it is open with it.
+    use_model: Option<PathBuf>,
+    reembed_for: Option<PathBuf>,
     /// The page was shown or work was asked for: until then the index is not opened (the
     /// model is not loaded, the file not created).
     wanted: bool,
@@ -107,6 +121,13 @@ impl PeoplePanel {
             hits: None,
             thumbs: None,
             pick: None,
+            face_rule: FacePick::Largest,
+            device: None,
+            train_steps: PeopleTrainPlan::new(PathBuf::new()).steps,
+            hold_out_percent: 20,
+            trained: None,
+            use_model: None,
+            reembed_for: None,
             wanted: false,
         }
     }
@@ -137,6 +158,24 @@ impl PeoplePanel {
         self.listing.as_ref().map_or(0, |l| l.people.len())
     }
 
+    #[cfg(test)]
+    pub fn log(&self) -> &[String] {
+        &self.log
+    }
+
+    #[cfg(test)]
+    pub fn trained(&self) -> Option<&PeopleTrainSummary> {
+        self.trained.as_ref()
+    }
+
+    /// The model the index is open with, once open, and how many faces another model made.
+    #[cfg(test)]
+    pub fn model_in_use(&self) -> Option<(&Path, usize)> {
+        let listing = self.listing.as_ref()?;
+        self.rec.as_ref()?;
+        Some((self.model_dir.as_deref()?, listing.stale))
+    }
+
     /// The names shown on the identified photo's faces, largest face first.
     #[cfg(test)]
     pub fn names_shown(&self) -> Vec<Option<String>> {
@@ -162,6 +201,7 @@ impl PeoplePanel {
         self.listing = None;
         self.open_error = None;
         self.model_dir = Some(model_dir);
+        self.device = Some(device.clone());
         let job = Job::spawn("people-open", ctx, move |_, _| -> Opened {
             let rec = Recogniser::open(&IndexLocation::File(path), &dir, &device)
                 .map_err(|e| e.to_string())?;
@@ -234,10 +274,7 @@ impl PeoplePanel {
                 }
                 self.note(format!("enrolled {} face(s)", s.enrolled.len()));
                 // The photo on screen is named again with the new people.
-                if let Some(v) = &self.view {
-                    self.queued
-                        .push(Action::Identify(PathBuf::from(&v.photo.path)));
-                }
+                self.reidentify();
                 return true;
             }
             Work::Indexed(Ok(Outcome::Done(s))) => {
@@ -254,13 +291,28 @@ impl PeoplePanel {
                     s.photos,
                     s.failed.len()
                 ));
+                // The photo on screen is named again by the model now in use.
+                self.reidentify();
                 return true;
+            }
+            Work::Trained(Ok(Outcome::Done(s))) => {
+                self.note(format!(
+                    "trained {} steps on {} faces of {} people; saved {}",
+                    s.steps,
+                    s.training_faces,
+                    s.trained_people,
+                    s.model.display()
+                ));
+                self.trained = Some(s);
             }
             Work::Removed(Ok(name)) => {
                 self.note(format!("removed {name}; their faces stay in the index"));
                 self.selected = None;
                 self.hits = None;
                 return true;
+            }
+            Work::Trained(Ok(Outcome::Cancelled)) => {
+                self.note("training stopped; no model was saved".into())
             }
             Work::Enrolled(Ok(Outcome::Cancelled))
             | Work::Indexed(Ok(Outcome::Cancelled))
@@ -274,9 +326,18 @@ impl PeoplePanel {
             | Work::Enrolled(Err(e))
             | Work::Indexed(Err(e))
             | Work::Reembedded(Err(e))
+            | Work::Trained(Err(e))
             | Work::Removed(Err(e)) => self.note(format!("error: {e}")),
         }
         false
+    }
+
+    /// Identifies the photo on screen again (after the people or the model changed).
+    fn reidentify(&mut self) {
+        if let Some(v) = &self.view {
+            self.queued
+                .push(Action::Identify(PathBuf::from(&v.photo.path)));
+        }
     }
 
     /// Starts `action` (or a listing, with `None`) as the one background job.
@@ -316,7 +377,7 @@ impl PeoplePanel {
         let (k, m) = (TOP_K, self.matching);
         Some(match action {
             a @ (Action::EnrolFolder(_) | Action::EnrolPhotos(..) | Action::EnrolFace(..)) => {
-                match enrol_plan(a) {
+                match enrol_plan(a, self.face_rule) {
                     Ok(plan) => self.spawn_enrol(ctx, rec, plan),
                     Err(e) => {
                         self.note(format!("error: {e}"));
@@ -357,8 +418,28 @@ impl PeoplePanel {
                 "re-embedding",
                 Job::spawn("people-reembed", ctx, move |c, r| work::reembed(&rec, c, r)),
             ),
+            Action::Train => {
+                let device = self.device.clone()?;
+                let plan = self.train_plan();
+                let job = Job::spawn("people-train", ctx, move |c, r| {
+                    work::train(&rec, &plan, &device, c, r)
+                });
+                ("training", job)
+            }
             Action::Pick(_) => return None,
         })
+    }
+
+    /// The training the *Train* button runs: into a new folder beside the index.
+    fn train_plan(&self) -> PeopleTrainPlan {
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let dir = self.index_path.parent().unwrap_or(Path::new("."));
+        let mut plan = PeopleTrainPlan::new(dir.join("models").join(format!("people-{stamp}")));
+        plan.steps = self.train_steps;
+        plan.hold_out.fraction = self.hold_out_percent as f32 / 100.0;
+        plan
     }
 
     fn spawn_enrol(
@@ -414,7 +495,7 @@ impl PeoplePanel {
     ) -> (Option<EnrolPlan>, Option<IndexPlan>) {
         match self.dropped(path, on_people) {
             Some(Action::Index(dir)) => (None, Some(index_plan(dir))),
-            Some(a) => (enrol_plan(a).ok(), None),
+            Some(a) => (enrol_plan(a, self.face_rule).ok(), None),
             None => (None, None),
         }
     }
@@ -442,7 +523,7 @@ impl PeoplePanel {
 }
 
 /// The enrolment an action asks for (`people enrol` builds the same plan).
-fn enrol_plan(action: Action) -> Result<EnrolPlan, String> {
+fn enrol_plan(action: Action, pick: FacePick) -> Result<EnrolPlan, String> {
     let item = |name: &str, photo, face| EnrolItem {
         name: name.to_string(),
         photo,
@@ -456,7 +537,7 @@ fn enrol_plan(action: Action) -> Result<EnrolPlan, String> {
         Action::EnrolFace(name, photo, face) => vec![item(&name, photo, Some(face))],
         _ => return Err("not an enrolment".into()),
     };
-    Ok(EnrolPlan { items })
+    Ok(EnrolPlan { items, pick })
 }
 
 /// The indexing of a folder (`people index` builds the same plan).
@@ -486,6 +567,10 @@ impl Panel for PeoplePanel {
         self.poll_opening(ctx);
         self.poll_work(ctx);
         self.poll_pick(ctx);
+        if self.rec.is_some() && self.reembed_for.is_some() && self.reembed_for == self.model_dir {
+            self.reembed_for = None;
+            self.queued.push(Action::Reembed);
+        }
         if self.work.is_none() && self.rec.is_some() && !self.queued.is_empty() {
             let next = self.queued.remove(0);
             self.start(ctx, Some(next));
@@ -524,6 +609,10 @@ impl Panel for PeoplePanel {
         });
         for a in actions {
             self.start(ui.ctx(), Some(a));
+        }
+        if let Some(dir) = self.use_model.take() {
+            app.model_request = Some(dir.clone());
+            self.reembed_for = Some(dir);
         }
     }
 }
@@ -647,6 +736,8 @@ impl PeoplePanel {
                 actions.push(Action::Pick(PickKind::IndexFolder));
             }
         });
+        self.face_rule_ui(ui);
+        self.train_ui(ui, actions);
         let selected = self.selected.and_then(|id| {
             let l = self.listing.as_ref()?;
             l.people
@@ -695,6 +786,105 @@ impl PeoplePanel {
                 actions.push(Action::Identify(photo));
             }
         }
+    }
+
+    fn face_rule_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.label("from a photo with several faces, enrol")
+                .on_hover_text("or identify the photo on the right and click the face to enrol");
+            ui.selectable_value(&mut self.face_rule, FacePick::Largest, "the largest");
+            ui.selectable_value(
+                &mut self.face_rule,
+                FacePick::NearestCentre,
+                "the one nearest the centre",
+            );
+        });
+    }
+
+    /// Training the model on the enrolled people, and its result.
+    fn train_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        let trainable = self.listing.as_ref().map_or(0, |l| {
+            l.people
+                .iter()
+                .filter(|(p, _)| p.enrolled + p.confirmed >= 2)
+                .count()
+        });
+        ui.horizontal_wrapped(|ui| {
+            let button = ui
+                .add_enabled(
+                    trainable >= 2 && self.work.is_none(),
+                    egui::Button::new("Train the model on these people"),
+                )
+                .on_hover_text(
+                    "Trains the dense head of the model in use further on everyone's enrolled \
+                     photos (the backbone stays frozen), into a new model folder, and measures \
+                     identification of held-out photos before and after.",
+                )
+                .on_disabled_hover_text("needs two or more people with two or more photos each");
+            if button.clicked() {
+                actions.push(Action::Train);
+            }
+            ui.add(
+                egui::DragValue::new(&mut self.train_steps)
+                    .range(10..=5000)
+                    .suffix(" steps"),
+            );
+            ui.label("holding out");
+            ui.add(
+                egui::DragValue::new(&mut self.hold_out_percent)
+                    .range(0..=50)
+                    .suffix(" %"),
+            )
+            .on_hover_text("of each person's photos (the newest; 2 are always kept to train on)");
+        });
+        let Some(s) = &self.trained else { return };
+        match (s.before, s.after) {
+            (Some(b), Some(a)) => {
+                ui.label(format!(
+                    "Identification of {} held-out photos of {} people:",
+                    s.test_faces, s.test_people
+                ));
+                egui::Grid::new("people-trained")
+                    .striped(true)
+                    .show(ui, |ui| {
+                        for h in [
+                            "",
+                            "rank-1",
+                            "threshold",
+                            "named correctly",
+                            "false accepts",
+                        ] {
+                            ui.strong(h);
+                        }
+                        ui.end_row();
+                        for (label, m, t) in
+                            [("before", b, s.threshold_before), ("after", a, s.threshold)]
+                        {
+                            ui.label(label);
+                            ui.label(format!("{:.1} %", 100.0 * m.rank1));
+                            ui.label(format!("{t:.3}"));
+                            ui.label(format!("{:.1} %", 100.0 * m.named_at_threshold));
+                            ui.label(format!("{:.2} %", 100.0 * m.false_accepts_at_threshold));
+                            ui.end_row();
+                        }
+                    });
+            }
+            _ => {
+                ui.label("Nothing was held out to measure it: a person needs 3 or more photos.");
+            }
+        }
+        let in_use = self.model_dir.as_ref() == Some(&s.model);
+        ui.horizontal(|ui| {
+            if in_use {
+                ui.label(format!("In use: {}", s.model.display()));
+            } else if ui
+                .button("Use the trained model")
+                .on_hover_text("on every page; the index is re-embedded with it")
+                .clicked()
+            {
+                self.use_model = Some(s.model.clone());
+            }
+        });
     }
 
     fn photo_ui(&mut self, ui: &mut egui::Ui, height: f32, actions: &mut Vec<Action>) {

@@ -4,12 +4,13 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use burn::tensor::Device;
 use image::RgbImage;
 use siamese_face::embed::train::Control;
 use siamese_face::face_index::{IndexStats, Matching, PersonSummary};
 use siamese_face::workflow::people::{
-    EnrolPlan, EnrolSummary, IdentifyPlan, IndexPlan, IndexSummary, PhotoIdentity, Recogniser,
-    ReembedSummary, SearchHit, SearchPlan,
+    EnrolPlan, EnrolSummary, IdentifyPlan, IndexPlan, IndexSummary, PeopleTrainPlan,
+    PeopleTrainSummary, PhotoIdentity, Recogniser, ReembedSummary, SearchHit, SearchPlan,
 };
 use siamese_face::workflow::{Outcome, Report};
 
@@ -31,6 +32,7 @@ pub enum Work {
     Enrolled(Result<Outcome<EnrolSummary>, String>),
     Indexed(Result<Outcome<IndexSummary>, String>),
     Reembedded(Result<Outcome<ReembedSummary>, String>),
+    Trained(Result<Outcome<PeopleTrainSummary>, String>),
     Identified(Result<Box<(PhotoIdentity, RgbImage)>, String>),
     Found(Result<(String, Vec<SearchHit>), String>),
     Listed(Result<Box<Listing>, String>),
@@ -53,6 +55,17 @@ pub fn index(rec: &Shared, plan: &IndexPlan, c: &Control, r: &mut dyn FnMut(Repo
 
 pub fn reembed(rec: &Shared, c: &Control, r: &mut dyn FnMut(Report<'_>)) -> Work {
     Work::Reembedded(lock(rec).reembed(&c.stop, r).map_err(|e| e.to_string()))
+}
+
+pub fn train(
+    rec: &Shared,
+    plan: &PeopleTrainPlan,
+    device: &Device,
+    c: &Control,
+    r: &mut dyn FnMut(Report<'_>),
+) -> Work {
+    let result = lock(rec).train_people(plan, device, c, r);
+    Work::Trained(result.map_err(|e| e.to_string()))
 }
 
 /// One photo identified, with its pixels for drawing.

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::read::{self, BATCH};
 use super::{Recogniser, WorkflowError};
+use crate::crop::{self, CropConfig, FacePick};
 use crate::face_index::{AssignmentKind, PhotoContent};
 use crate::workflow::{Outcome, Report};
 
@@ -16,13 +17,18 @@ use crate::workflow::{Outcome, Report};
 pub struct EnrolItem {
     pub name: String,
     pub photo: PathBuf,
-    /// Which face (0 = the largest); `None`: the largest, with a note when there are more.
+    /// Which face (0 = the largest); `None`: the plan's `pick`, with a note when there are
+    /// more.
     pub face: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnrolPlan {
     pub items: Vec<EnrolItem>,
+    /// The face taken from a photo with several when an item names none: the largest (as
+    /// face_recognition does), or the one nearest the centre (portraits and LFW, whose
+    /// images are centred on the named person; background faces can be larger).
+    pub pick: FacePick,
 }
 
 /// A face enrolled.
@@ -105,7 +111,9 @@ impl Recogniser {
             let written = self.index.write_photos(&read, &self.model_id)?;
             for ((item, (file, content)), w) in batch.iter().zip(&read).zip(written) {
                 let fail = |why: String| (item.name.clone(), file.path.clone(), why);
-                let face = item.face.unwrap_or(0);
+                let face = item
+                    .face
+                    .unwrap_or_else(|| picked(content, plan.pick, &self.verifier.crop));
                 let Some(&face_id) = w.face_ids.get(face) else {
                     summary.failed.push(fail(match content {
                         PhotoContent::Error(e) => e.clone(),
@@ -115,8 +123,12 @@ impl Recogniser {
                     continue;
                 };
                 if item.face.is_none() && w.face_ids.len() > 1 {
+                    let which = match plan.pick {
+                        FacePick::Largest => "the largest",
+                        FacePick::NearestCentre => "the one nearest the centre",
+                    };
                     report(Report::Note(&format!(
-                        "{}: {} faces; the largest is enrolled as {}",
+                        "{}: {} faces; {which} is enrolled as {}",
                         file.path,
                         w.face_ids.len(),
                         item.name
@@ -139,5 +151,21 @@ impl Recogniser {
             });
         }
         Ok(Outcome::Done(summary))
+    }
+}
+
+/// The face `pick` chooses among a photo's faces (stored largest first); 0 when it has
+/// none or one.
+fn picked(content: &PhotoContent, pick: FacePick, cfg: &CropConfig) -> usize {
+    match content {
+        PhotoContent::Faces {
+            width,
+            height,
+            faces,
+        } if faces.len() > 1 => {
+            let faces: Vec<_> = faces.iter().map(|f| f.face.clone()).collect();
+            crop::pick_face(&faces, *width, *height, cfg, pick).unwrap_or(0)
+        }
+        _ => 0,
     }
 }

@@ -1,12 +1,14 @@
 //! Recognising people, as use cases over the face index: enrol a few photos per person,
-//! index photo folders, identify the faces of photos, search the index for a person, and
-//! re-embed an index for another model. The CLI's `people ...` and `identify` commands and
-//! the People panel call these, with one [`Recogniser`] (an open index and a model).
+//! index photo folders, identify the faces of photos, search the index for a person,
+//! re-embed an index for another model, and train the model on the enrolled people. The
+//! CLI's `people ...` and `identify` commands and the People panel call these, with one
+//! [`Recogniser`] (an open index and a model).
 
 mod enrol;
 mod identify;
 mod index;
 pub mod read;
+mod train;
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +24,7 @@ pub use identify::{
     FaceIdentity, Identification, IdentifyPlan, PhotoIdentity, SearchHit, SearchPlan,
 };
 pub use index::{IndexPlan, IndexSummary, ReembedSummary};
+pub use train::{HoldOut, MIN_UNKNOWN, Measured, PeopleTrainPlan, PeopleTrainSummary};
 
 /// Where a recogniser keeps its index.
 #[derive(Debug, Clone, PartialEq)]
