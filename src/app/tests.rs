@@ -516,28 +516,46 @@ fn evaluate_panel_scores_a_pair_list_and_follows_the_threshold() {
     save(&image, "evaluate_panel.png");
 }
 
+/// The app with a face index in `dir` enrolling the first `photos` LFW photos of each of
+/// `people` (copied into `dir/known/<person>/`).
+fn enrolling(
+    lfw: &std::path::Path,
+    dir: &std::path::Path,
+    people: &[&str],
+    photos: u32,
+) -> Harness<'static, Option<SiameseApp>> {
+    let known = dir.join("known");
+    for name in people {
+        std::fs::create_dir_all(known.join(name)).unwrap();
+        for n in 1..=photos {
+            let photo = format!("{name}_{n:04}.jpg");
+            let from = lfw.join("lfw-deepfunneled").join(name).join(&photo);
+            std::fs::copy(from, known.join(name).join(photo)).unwrap();
+        }
+    }
+    let mut harness = harness(sample());
+    harness.run_steps(2);
+    let panel = &mut harness.state_mut().as_mut().unwrap().people;
+    panel.use_index(dir.join("faces.sqlite"));
+    panel.enrol_folder(known);
+    harness
+}
+
 #[test]
 fn people_panel_enrols_a_folder_and_names_the_known_face_of_a_group_photo() {
     let Some(lfw) = lfw_dir() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let known = dir.path().join("known");
-    for name in ["Roh_Moo-hyun", "Colin_Powell", "Laura_Bush"] {
-        std::fs::create_dir_all(known.join(name)).unwrap();
-        let photo = format!("{name}_0001.jpg");
-        let from = lfw.join("lfw-deepfunneled").join(name).join(&photo);
-        std::fs::copy(from, known.join(name).join(photo)).unwrap();
-    }
-    let mut harness = harness(sample());
-    harness.run_steps(2);
-    {
-        let people = &mut harness.state_mut().as_mut().unwrap().people;
-        people.use_index(dir.path().join("faces.sqlite"));
-        people.enrol_folder(known);
-        // Four faces, one of them Roh Moo-hyun's (enrolled from another photo).
-        people.identify_when_ready(lfw.join("lfw-deepfunneled/Roh_Moo-hyun/Roh_Moo-hyun_0002.jpg"));
-    }
+    let people = ["Roh_Moo-hyun", "Colin_Powell", "Laura_Bush"];
+    let mut harness = enrolling(&lfw, dir.path(), &people, 1);
+    // Four faces, one of them Roh Moo-hyun's (enrolled from another photo).
+    harness
+        .state_mut()
+        .as_mut()
+        .unwrap()
+        .people
+        .identify_when_ready(lfw.join("lfw-deepfunneled/Roh_Moo-hyun/Roh_Moo-hyun_0002.jpg"));
     goto(&mut harness, "People");
     wait_until(&mut harness, 300, "enrolling and identifying", |app| {
         app.people.is_idle() && !app.people.names_shown().is_empty()
@@ -561,22 +579,8 @@ fn people_panel_trains_on_the_enrolled_people_and_switches_to_the_new_model() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let known = dir.path().join("known");
-    for name in ["Colin_Powell", "George_W_Bush", "Tony_Blair"] {
-        std::fs::create_dir_all(known.join(name)).unwrap();
-        for n in 1..=3 {
-            let photo = format!("{name}_{n:04}.jpg");
-            let from = lfw.join("lfw-deepfunneled").join(name).join(&photo);
-            std::fs::copy(from, known.join(name).join(photo)).unwrap();
-        }
-    }
-    let mut harness = harness(sample());
-    harness.run_steps(2);
-    {
-        let people = &mut harness.state_mut().as_mut().unwrap().people;
-        people.use_index(dir.path().join("faces.sqlite"));
-        people.enrol_folder(known);
-    }
+    let people = ["Colin_Powell", "George_W_Bush", "Tony_Blair"];
+    let mut harness = enrolling(&lfw, dir.path(), &people, 3);
     goto(&mut harness, "People");
     wait_until(&mut harness, 300, "enrolling", |app| {
         app.people.is_idle() && app.people.people_listed() == 3
