@@ -838,41 +838,7 @@ impl PeoplePanel {
             .on_hover_text("of each person's photos (the newest; 2 are always kept to train on)");
         });
         let Some(s) = &self.trained else { return };
-        match (s.before, s.after) {
-            (Some(b), Some(a)) => {
-                ui.label(format!(
-                    "Identification of {} held-out photos of {} people:",
-                    s.test_faces, s.test_people
-                ));
-                egui::Grid::new("people-trained")
-                    .striped(true)
-                    .show(ui, |ui| {
-                        for h in [
-                            "",
-                            "rank-1",
-                            "threshold",
-                            "named correctly",
-                            "false accepts",
-                        ] {
-                            ui.strong(h);
-                        }
-                        ui.end_row();
-                        for (label, m, t) in
-                            [("before", b, s.threshold_before), ("after", a, s.threshold)]
-                        {
-                            ui.label(label);
-                            ui.label(format!("{:.1} %", 100.0 * m.rank1));
-                            ui.label(format!("{t:.3}"));
-                            ui.label(format!("{:.1} %", 100.0 * m.named_at_threshold));
-                            ui.label(format!("{:.2} %", 100.0 * m.false_accepts_at_threshold));
-                            ui.end_row();
-                        }
-                    });
-            }
-            _ => {
-                ui.label("Nothing was held out to measure it: a person needs 3 or more photos.");
-            }
-        }
+        trained_ui(ui, s);
         let in_use = self.model_dir.as_ref() == Some(&s.model);
         ui.horizontal(|ui| {
             if in_use {
@@ -920,6 +886,45 @@ impl PeoplePanel {
                     actions.push(Action::EnrolFace(self.name.trim().to_string(), photo, face));
                 }
             });
+        }
+    }
+}
+
+/// A finished training run: the held-out photos identified before and after.
+fn trained_ui(ui: &mut egui::Ui, s: &PeopleTrainSummary) {
+    match (s.before, s.after) {
+        (Some(b), Some(a)) => {
+            ui.label(format!(
+                "Identification of {} held-out photos of {} people:",
+                s.test_faces, s.test_people
+            ));
+            egui::Grid::new("people-trained")
+                .striped(true)
+                .show(ui, |ui| {
+                    for h in [
+                        "",
+                        "rank-1",
+                        "threshold",
+                        "named correctly",
+                        "false accepts",
+                    ] {
+                        ui.strong(h);
+                    }
+                    ui.end_row();
+                    for (label, m, t) in
+                        [("before", b, s.threshold_before), ("after", a, s.threshold)]
+                    {
+                        ui.label(label);
+                        ui.label(format!("{:.1} %", 100.0 * m.rank1));
+                        ui.label(format!("{t:.3}"));
+                        ui.label(format!("{:.1} %", 100.0 * m.named_at_threshold));
+                        ui.label(format!("{:.2} %", 100.0 * m.false_accepts_at_threshold));
+                        ui.end_row();
+                    }
+                });
+        }
+        _ => {
+            ui.label("Nothing was held out to measure it: a person needs 3 or more photos.");
         }
     }
 }
