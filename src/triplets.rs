@@ -246,6 +246,8 @@ impl TripletArray {
             message,
         };
         let bytes = std::fs::read(path).map_err(|e| err(format!("cannot read: {e}")))?;
+        // Checked before anything is allocated: a header may declare any shape.
+        check_header(&bytes).map_err(err)?;
         let described = |e: ReadNpyError| match e {
             ReadNpyError::WrongDescriptor(d) => {
                 format!("element type {d} is not supported (expected uint8, float32 or float64)")
@@ -266,22 +268,65 @@ impl TripletArray {
             }
             Err(e) => return Err(err(described(e))),
         };
-        let shape = array.shape().to_vec();
-        let ok = shape.len() == 5 && shape[1] == 3 && shape[4] == 3 && shape[2] == shape[3];
-        if !ok || shape[2] == 0 {
-            return Err(err(format!(
-                "shape {shape:?} is not (N, 3, S, S, 3): N triplets of anchor/positive/negative S x S RGB crops"
-            )));
-        }
+        // The header's shape was checked to be (N, 3, S, S, 3).
         let mut array = array
             .into_dimensionality::<ndarray::Ix5>()
-            .expect("checked to be 5-D");
+            .map_err(|e| err(format!("not a 5-D array: {e}")))?;
         // Fortran-ordered files: rows of one crop must be contiguous for `crop_bytes`.
         if !array.is_standard_layout() {
             array = array.as_standard_layout().into_owned();
         }
         Ok(TripletArray(array))
     }
+}
+
+/// The largest crop side a triplet file may hold (the backbones take 32-299 px).
+pub const MAX_CROP_SIDE: usize = 1024;
+
+/// Why the `.npy` header in `bytes` cannot be a triplet array: not a header, another
+/// element type, another shape, crops larger than [`MAX_CROP_SIDE`], or data of another
+/// length than the shape declares.
+fn check_header(bytes: &[u8]) -> Result<(), String> {
+    let mut rest = bytes;
+    let header = ndarray_npy::npy::header::Header::from_reader(&mut rest)
+        .map_err(|e| format!("not a readable .npy file: {e}"))?;
+    let descr = header.type_descriptor.to_string();
+    let code = descr.trim_matches(|c| c == '\'' || c == '"');
+    let element = match code.trim_start_matches(['<', '>', '|', '=']) {
+        "u1" => 1,
+        "f4" => 4,
+        "f8" => 8,
+        _ => {
+            return Err(format!(
+                "element type {descr} is not supported (expected uint8, float32 or float64)"
+            ));
+        }
+    };
+    let shape = &header.shape;
+    let ok = shape.len() == 5 && shape[1] == 3 && shape[4] == 3 && shape[2] == shape[3];
+    if !ok || shape[2] == 0 {
+        return Err(format!(
+            "shape {shape:?} is not (N, 3, S, S, 3): N triplets of anchor/positive/negative S x S RGB crops"
+        ));
+    }
+    if shape[2] > MAX_CROP_SIDE {
+        return Err(format!(
+            "crops of {} px are larger than the {MAX_CROP_SIDE} px this app reads",
+            shape[2]
+        ));
+    }
+    let declared = shape
+        .iter()
+        .try_fold(element, |n: usize, &d| n.checked_mul(d))
+        .filter(|&n| n == rest.len());
+    if declared.is_none() {
+        return Err(format!(
+            "the header declares shape {shape:?} of {descr} but the file holds {} bytes of data: \
+             truncated or not written by numpy",
+            rest.len()
+        ));
+    }
+    Ok(())
 }
 
 /// Floats in 0-1 are scaled to 0-255; floats in 0-255 are rounded; others are refused.

@@ -55,6 +55,58 @@ fn refuses_wrong_shapes_and_types_clearly() {
     assert!(m.contains("not a readable .npy file"), "{m}");
 }
 
+/// An `.npy` version 1.0 file: `descr`, `shape` and `data` bytes of data.
+fn npy(descr: &str, shape: &str, data: usize) -> Vec<u8> {
+    let mut dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    // Magic (6) + version (2) + length (2) + dict + newline, padded to 64 bytes.
+    while (10 + dict.len() + 1) % 64 != 0 {
+        dict.push(' ');
+    }
+    dict.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((dict.len() as u16).to_le_bytes());
+    out.extend(dict.as_bytes());
+    out.extend(std::iter::repeat_n(7u8, data));
+    out
+}
+
+#[test]
+fn a_header_is_checked_before_anything_is_allocated() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = |name: &str, bytes: Vec<u8>| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        TripletArray::load(&path)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    };
+    // A tiny file declaring 900 GB (this aborted the process with a failed allocation).
+    let m = load("huge.npy", npy("|u1", "(1000000, 3, 10000, 10000, 3)", 100));
+    assert!(m.contains("larger than the 1024 px"), "{m}");
+    let m = load("lying.npy", npy("|u1", "(100000, 3, 100, 100, 3)", 100));
+    assert!(m.contains("file holds 100 bytes of data"), "{m}");
+    let m = load(
+        "overflow.npy",
+        npy("<f8", "(18446744073709551615, 3, 4, 4, 3)", 8),
+    );
+    assert!(m.contains("file holds 8 bytes"), "{m}");
+    // Other dimensions and element types are refused by name.
+    let m = load("four.npy", npy("|u1", "(2, 3, 4, 4)", 96));
+    assert!(
+        m.contains("shape [2, 3, 4, 4] is not (N, 3, S, S, 3)"),
+        "{m}"
+    );
+    let m = load("six.npy", npy("|u1", "(1, 3, 4, 4, 3, 1)", 144));
+    assert!(m.contains("is not (N, 3, S, S, 3)"), "{m}");
+    let m = load("short.npy", npy("<i2", "(1, 3, 4, 4, 3)", 288));
+    assert!(m.contains("'<i2' is not supported"), "{m}");
+    // The same header with the right amount of data loads.
+    let path = dir.path().join("fine.npy");
+    std::fs::write(&path, npy("|u1", "(2, 3, 4, 4, 3)", 288)).unwrap();
+    assert_eq!(TripletArray::load(&path).unwrap().len(), 2);
+}
+
 #[test]
 fn refuses_floats_outside_pixel_ranges() {
     let a = ArrayD::from_shape_vec(IxDyn(&[1]), vec![300.0]).unwrap();
