@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use image::{ImageReader, Limits, RgbImage, RgbaImage};
+use image::{ImageDecoder, ImageReader, Limits, RgbImage, RgbaImage};
 
 /// Largest image accepted, per side; LFW images are 250x250, phone photos ~4000x3000.
 pub const MAX_SIDE: u32 = 16_384;
@@ -104,12 +104,30 @@ fn decode(bytes: Vec<u8>, path: &Path) -> Result<image::DynamicImage, ImageLoadE
     let format = image::guess_format(&bytes).map_err(|_| ImageLoadError::UnknownFormat {
         path: path.to_path_buf(),
     })?;
+    // JPEG decoders fill a missing end with grey without a word; say what happened.
+    if format == image::ImageFormat::Jpeg && !jpeg_is_complete(&bytes) {
+        return Err(ImageLoadError::Decode {
+            path: path.to_path_buf(),
+            reason: "the file is truncated (its JPEG data stops before the end-of-image marker)"
+                .into(),
+        });
+    }
     let mut reader = ImageReader::with_format(std::io::Cursor::new(bytes), format);
     reader.limits(limits());
-    let image = reader.decode().map_err(|e| ImageLoadError::Decode {
+    let failed = |e: image::ImageError| ImageLoadError::Decode {
         path: path.to_path_buf(),
         reason: e.to_string(),
-    })?;
+    };
+    let mut decoder = reader.into_decoder().map_err(failed)?;
+    // The whole picture must fit the allocation cap (as `ImageReader::decode` checks).
+    limits().reserve(decoder.total_bytes()).map_err(failed)?;
+    // Phones store portraits sideways with an EXIF orientation: the face is upright only
+    // once it is applied (an unknown orientation is taken as none).
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut image = image::DynamicImage::from_decoder(decoder).map_err(failed)?;
+    image.apply_orientation(orientation);
     if image.width() == 0 || image.height() == 0 {
         return Err(ImageLoadError::Empty {
             path: path.to_path_buf(),
@@ -118,6 +136,47 @@ fn decode(bytes: Vec<u8>, path: &Path) -> Result<image::DynamicImage, ImageLoadE
         });
     }
     Ok(image)
+}
+
+/// Whether JPEG `bytes` reach their end-of-image marker: the segments are walked by their
+/// lengths and each scan's entropy-coded data up to its next marker (stuffed `FF 00` bytes
+/// and restart markers belong to the data). Data after the marker (a phone's motion
+/// photo) is allowed.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let n = bytes.len();
+    let mut i = 2; // after SOI
+    loop {
+        while i < n && bytes[i] != 0xff {
+            i += 1;
+        }
+        while i < n && bytes[i] == 0xff {
+            i += 1;
+        }
+        let Some(&marker) = bytes.get(i) else {
+            return false;
+        };
+        i += 1;
+        match marker {
+            0xd9 => return true,
+            0x01 | 0xd0..=0xd7 => continue,
+            _ => {}
+        }
+        let Some(len) = bytes.get(i..i + 2) else {
+            return false;
+        };
+        i += usize::from(u16::from_be_bytes([len[0], len[1]]));
+        if marker == 0xda {
+            // The scan's data: up to the first FF followed by a marker of its own.
+            let in_data =
+                |i: usize| bytes[i] != 0xff || matches!(bytes[i + 1], 0x00 | 0xd0..=0xd7 | 0xff);
+            while i + 1 < n && in_data(i) {
+                i += 1;
+            }
+        }
+        if i >= n {
+            return false;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -147,6 +206,87 @@ mod tests {
         std::fs::write(&path, &bytes[..bytes.len() / 3]).unwrap();
         let err = load_rgb(&path).unwrap_err();
         assert!(matches!(err, ImageLoadError::Decode { .. }), "{err}");
+    }
+
+    /// `jpeg` with an EXIF (APP1) segment holding only `orientation`, after its SOI.
+    fn with_orientation(jpeg: &[u8], orientation: u16) -> Vec<u8> {
+        // TIFF header (little endian), one IFD entry: tag 0x0112, SHORT, count 1.
+        let mut tiff = b"II*\x00\x08\x00\x00\x00\x01\x00\x12\x01\x03\x00\x01\x00\x00\x00".to_vec();
+        tiff.extend(orientation.to_le_bytes());
+        tiff.extend([0, 0, 0, 0, 0, 0]);
+        let mut app1 = b"Exif\x00\x00".to_vec();
+        app1.extend(tiff);
+        let mut out = jpeg[..2].to_vec();
+        out.extend([0xff, 0xe1]);
+        out.extend(((app1.len() + 2) as u16).to_be_bytes());
+        out.extend(app1);
+        out.extend(&jpeg[2..]);
+        out
+    }
+
+    #[test]
+    fn exif_orientation_is_applied() {
+        // An upright 60 x 40 picture, red on its left half, stored turned 90 degrees
+        // counter-clockwise with orientation 6 ("rotate 90 clockwise to view").
+        let upright = RgbImage::from_fn(60, 40, |x, _| {
+            image::Rgb(if x < 30 { [220, 20, 20] } else { [20, 20, 220] })
+        });
+        let stored = image::imageops::rotate270(&upright);
+        let mut jpeg = Vec::new();
+        stored
+            .write_to(
+                &mut std::io::Cursor::new(&mut jpeg),
+                image::ImageFormat::Jpeg,
+            )
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("portrait.jpg");
+        std::fs::write(&path, with_orientation(&jpeg, 6)).unwrap();
+        let loaded = load_rgb(&path).unwrap();
+        assert_eq!(loaded.dimensions(), (60, 40));
+        let [r, _, b] = loaded.get_pixel(10, 20).0;
+        assert!(r > 150 && b < 100, "the left half is red again: {r} {b}");
+        // Without the tag the stored (sideways) picture is what is read.
+        std::fs::write(&path, &jpeg).unwrap();
+        assert_eq!(load_rgb(&path).unwrap().dimensions(), (40, 60));
+    }
+
+    #[test]
+    fn a_jpeg_cut_short_says_it_is_truncated() {
+        let mut bytes = Vec::new();
+        RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8 * 4, y as u8 * 4, 90]))
+            .write_to(
+                &mut std::io::Cursor::new(&mut bytes),
+                image::ImageFormat::Jpeg,
+            )
+            .unwrap();
+        assert!(jpeg_is_complete(&bytes));
+        // Data after the end (a motion photo's video) is fine.
+        let mut longer = bytes.clone();
+        longer.extend(b"\x00\x00\x00\x18ftypmp42\xff\xda\x00");
+        assert!(jpeg_is_complete(&longer));
+        let dir = tempfile::tempdir().unwrap();
+        for cut in [2, 40, bytes.len() / 2] {
+            let path = dir.path().join(format!("cut{cut}.jpg"));
+            std::fs::write(&path, &bytes[..bytes.len() - cut]).unwrap();
+            let err = load_rgb(&path).unwrap_err().to_string();
+            assert!(err.contains("truncated"), "{cut}: {err}");
+        }
+        // Every photo shipped with the app reads.
+        let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample-faces");
+        for person in std::fs::read_dir(samples).unwrap() {
+            let person = person.unwrap().path();
+            if !person.is_dir() {
+                continue;
+            }
+            for photo in std::fs::read_dir(person).unwrap() {
+                let path = photo.unwrap().path();
+                if path.extension().is_some_and(|e| e == "jpg") {
+                    let bytes = std::fs::read(&path).unwrap();
+                    assert!(jpeg_is_complete(&bytes), "{}", path.display());
+                }
+            }
+        }
     }
 
     #[test]

@@ -116,12 +116,15 @@ impl FaceIndex {
             .map_err(|e| IndexError::sqlite(&name, e))?;
         if wal {
             // The first statement to read the file: a non-SQLite file fails here.
-            let mode: String = conn
-                .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
-                .map_err(|e| IndexError::NotAnIndex {
-                    path: name.clone(),
-                    reason: e.to_string(),
-                })?;
+            // Switching a new file to WAL takes an exclusive lock without waiting for
+            // another process creating the same file, so a busy answer is retried.
+            let mode: String = retry_busy(|| {
+                conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            })
+            .map_err(|e| IndexError::NotAnIndex {
+                path: name.clone(),
+                reason: e.to_string(),
+            })?;
             if !mode.eq_ignore_ascii_case("wal") {
                 log::warn!("face index {name}: journal mode {mode} (WAL not available)");
             }
@@ -213,6 +216,24 @@ impl FaceIndex {
             people: count("SELECT COUNT(*) FROM people")?,
             models: self.face_models()?,
         })
+    }
+}
+
+/// `f` again while SQLite answers busy or locked, for up to [`BUSY_TIMEOUT`].
+fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let start = std::time::Instant::now();
+    loop {
+        match f() {
+            Err(e)
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                ) && start.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            result => return result,
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! version; each migration moves a database one version up inside its own transaction, so a
 //! kill during an upgrade leaves the old version intact.
 
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use super::IndexError;
 
@@ -68,6 +68,34 @@ pub fn migrate(conn: &mut Connection, path: &str) -> Result<(), IndexError> {
 /// Like [`migrate`] but stops at `target` (tests build older indexes with it).
 pub fn migrate_to(conn: &mut Connection, path: &str, target: i64) -> Result<(), IndexError> {
     let sql = |e| IndexError::sqlite(path, e);
+    // Read in one snapshot (another process may be creating the same new file).
+    let tx = conn.transaction().map_err(sql)?;
+    let version = checked_version(&tx, path)?;
+    tx.commit().map_err(sql)?;
+    if version >= target {
+        return Ok(());
+    }
+    // Under the write lock, checked again: another process opening the same new file may
+    // have created the schema since (two `people index` started at once).
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql)?;
+    let version = checked_version(&tx, path)?;
+    for v in version..target {
+        tx.execute_batch(MIGRATIONS[v as usize]).map_err(sql)?;
+        tx.pragma_update(None, "application_id", APPLICATION_ID)
+            .map_err(sql)?;
+        tx.pragma_update(None, "user_version", v + 1).map_err(sql)?;
+        if v > 0 {
+            log::info!("face index {path}: migrating schema {v} -> {}", v + 1);
+        }
+    }
+    tx.commit().map_err(sql)
+}
+
+/// The schema version of the index `conn` opened, or why it is not one this build reads.
+fn checked_version(conn: &Connection, path: &str) -> Result<i64, IndexError> {
+    let sql = |e| IndexError::sqlite(path, e);
     let app: i32 = conn
         .pragma_query_value(None, "application_id", |r| r.get(0))
         .map_err(|e| not_an_index(path, e))?;
@@ -87,18 +115,7 @@ pub fn migrate_to(conn: &mut Connection, path: &str, target: i64) -> Result<(), 
             supported: SCHEMA_VERSION,
         });
     }
-    for v in version..target {
-        let tx = conn.transaction().map_err(sql)?;
-        tx.execute_batch(MIGRATIONS[v as usize]).map_err(sql)?;
-        tx.pragma_update(None, "application_id", APPLICATION_ID)
-            .map_err(sql)?;
-        tx.pragma_update(None, "user_version", v + 1).map_err(sql)?;
-        tx.commit().map_err(sql)?;
-        if v > 0 {
-            log::info!("face index {path}: migrated schema {v} -> {}", v + 1);
-        }
-    }
-    Ok(())
+    Ok(version)
 }
 
 fn has_tables(conn: &Connection) -> rusqlite::Result<bool> {

@@ -298,3 +298,28 @@ fn two_connections_writing_the_same_photos_store_each_once() {
     let stats = FaceIndex::open(&path).unwrap().stats().unwrap();
     assert_eq!((stats.photos, stats.faces), (40, 40));
 }
+
+#[test]
+fn two_connections_creating_one_new_index_at_once_both_open_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for n in 0..20 {
+        let path = dir.path().join(format!("new-{n}.sqlite"));
+        let start = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let opened: Vec<_> = (0..2)
+            .map(|_| {
+                let (path, start) = (path.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    FaceIndex::open(&path)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                })
+            })
+            .collect();
+        for t in opened {
+            t.join()
+                .unwrap()
+                .unwrap_or_else(|e| panic!("file {n}: {e}"));
+        }
+    }
+}
