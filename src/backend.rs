@@ -148,7 +148,13 @@ pub enum BackendError {
 
 /// Chooses the backend for `request` from the adapters a probe found.
 pub fn select(request: BackendRequest) -> Result<BackendSelection, BackendError> {
-    select_from(request, probe_adapters())
+    // Probing starts the graphics drivers (slow, and chatty on stderr without a desktop
+    // session): only done when the answer matters.
+    let adapters = match request {
+        BackendRequest::Cpu => Vec::new(),
+        BackendRequest::Auto | BackendRequest::Wgpu => probe_adapters(),
+    };
+    select_from(request, adapters)
 }
 
 /// The decision of [`select`], separated from probing so it can be tested.

@@ -62,6 +62,32 @@ pub fn save_png_atomic(img: &RgbImage, path: &Path) -> std::io::Result<()> {
     write_atomic(path, &buf)
 }
 
+/// The format a file named `path` is written in (its extension), or why none is.
+pub fn writable_format(path: &Path) -> std::io::Result<image::ImageFormat> {
+    image::ImageFormat::from_path(path)
+        .ok()
+        .filter(|f| f.writing_enabled())
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "{}: name the file .png, .jpg, .bmp, .tif or .webp (the extension chooses the format)",
+                    path.display()
+                ),
+            )
+        })
+}
+
+/// Writes `img` atomically in the format its extension names ([`writable_format`]); an
+/// extension without an encoder here is refused before anything is written.
+pub fn save_atomic(img: &RgbImage, path: &Path) -> std::io::Result<()> {
+    let format = writable_format(path)?;
+    let mut buf = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut buf), format)
+        .map_err(std::io::Error::other)?;
+    write_atomic(path, &buf)
+}
+
 /// Writes `bytes` to `path` via a uniquely named temporary file in the same folder and a
 /// rename (atomic on one filesystem).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -20,7 +20,7 @@ fn main() -> std::process::ExitCode {
         None => match app::run(args.global) {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("error: {e:#}");
+                eprintln!("error: {}", cli::describe(&e));
                 std::process::ExitCode::FAILURE
             }
         },

@@ -205,6 +205,27 @@ fn crop_writes_the_face_at_the_requested_size() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("no face in"), "{stderr}");
     assert!(!dir.path().join("x.png").exists());
+
+    // The extension chooses the format; one without an encoder is refused up front.
+    let jpg = dir.path().join("face.jpg");
+    let out = run(&[
+        "crop",
+        src.to_str().unwrap(),
+        "--out",
+        jpg.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    assert_eq!(&std::fs::read(&jpg).unwrap()[..2], &[0xff, 0xd8]);
+    let txt = dir.path().join("face.txt");
+    let out = run(&[
+        "crop",
+        src.to_str().unwrap(),
+        "--out",
+        txt.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the extension chooses the format"));
+    assert!(!txt.exists());
 }
 
 #[test]
@@ -281,4 +302,36 @@ fn triplets_are_drawn_cropped_and_saved_reproducibly() {
     assert!(sidecar.fallback_crops.is_empty());
     let t = &sidecar.triplets[0];
     assert_eq!(t.anchor.split('/').next(), t.positive.split('/').next());
+}
+
+#[test]
+fn the_cpu_backend_starts_no_graphics_driver() {
+    // Without a desktop session Mesa's Vulkan driver complains on stderr when probed; with
+    // --backend cpu nothing is probed, so a command prints only its own lines.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_siamese-face"))
+        .args(["--backend", "cpu", "detect", "--json"])
+        .arg(sample("Colin_Powell", 1))
+        .env_remove("SIAMESE_FACE_BACKEND")
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!stderr.contains("XDG_RUNTIME_DIR"), "{stderr}");
+}
+
+#[test]
+fn thresholds_take_the_comma_form_the_readme_shows() {
+    let photo = sample("Colin_Powell", 1);
+    let photo = photo.to_str().unwrap();
+    let o = run(&["detect", "--json", "--thresholds", "0.6,0.7,0.7", photo]);
+    assert_eq!(lines(&o).len(), 1, "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run(&["detect", "--thresholds", "0.6,0.7", photo]);
+    assert!(!o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("--thresholds takes three values"),
+        "{stderr}"
+    );
 }

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use siamese_face::backend::{self, BackendRequest};
 
 pub fn run(request: BackendRequest, json: bool) -> anyhow::Result<ExitCode> {
-    let selection = backend::select(request)?;
+    // The adapters are listed whatever was requested.
+    let selection = backend::select_from(request, backend::probe_adapters())?;
     if json {
         let value = serde_json::json!({
             "request": request,

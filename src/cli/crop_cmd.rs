@@ -1,5 +1,5 @@
-//! `siamese-face crop IMAGE --out PNG [--size 100] [--align]`: the face crop that training
-//! and verification use, written as a PNG.
+//! `siamese-face crop IMAGE --out FILE [--size 100] [--align]`: the face crop that training
+//! and verification use, written in the format the file's extension names.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -90,8 +90,8 @@ pub struct CropCmdArgs {
     /// Image holding the face.
     #[arg(value_name = "IMAGE")]
     pub image: PathBuf,
-    /// Output PNG.
-    #[arg(long, value_name = "PNG")]
+    /// Output image; its extension chooses the format (.png, .jpg, .bmp, .tif, .webp).
+    #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     /// Which face to crop when there are several.
     #[arg(long, value_enum, default_value = "centre")]
@@ -105,6 +105,8 @@ pub struct CropCmdArgs {
 pub fn run(args: CropCmdArgs, request: BackendRequest) -> anyhow::Result<ExitCode> {
     let crop_cfg = args.crop.config()?;
     let det_cfg = args.detector.config()?;
+    // Refused before the work, not after it.
+    imageio::writable_format(&args.out)?;
     let img = imageio::load_rgb(&args.image)?;
     let detector = detect_cmd::detector(request)?;
     let detection = detector.detect(&img, &det_cfg)?;
@@ -125,7 +127,7 @@ pub fn run(args: CropCmdArgs, request: BackendRequest) -> anyhow::Result<ExitCod
     };
     let face = &detection.faces[i];
     let out = crop::crop_face(&img, face, &crop_cfg);
-    imageio::save_png_atomic(&out, &args.out)?;
+    imageio::save_atomic(&out, &args.out)?;
     let [x1, y1, x2, y2] = face.bbox;
     println!(
         "wrote {} ({}x{}, face {} of {}: box ({x1:.1}, {y1:.1})-({x2:.1}, {y2:.1}), score {:.4}{})",

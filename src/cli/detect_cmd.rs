@@ -16,7 +16,7 @@ pub struct DetectorArgs {
     #[arg(long, default_value_t = 20.0, value_name = "PX")]
     pub min_face_size: f32,
     /// P-Net, R-Net and O-Net probability thresholds.
-    #[arg(long, value_delimiter = ',', num_args = 3, default_values_t = [0.6, 0.7, 0.7], value_name = "P,R,O")]
+    #[arg(long, value_delimiter = ',', default_values_t = [0.6, 0.7, 0.7], value_name = "P,R,O")]
     pub thresholds: Vec<f32>,
     /// Scale step between image-pyramid levels.
     #[arg(long, default_value_t = 0.709)]
@@ -108,10 +108,10 @@ pub fn run(args: DetectArgs, request: BackendRequest) -> anyhow::Result<ExitCode
             Err(e) => {
                 failed = true;
                 if args.json {
-                    let value = serde_json::json!({"path": shown, "error": format!("{e:#}")});
+                    let value = serde_json::json!({"path": shown, "error": super::describe(&e)});
                     writeln!(out, "{value}")?;
                 } else {
-                    writeln!(out, "{shown}: error: {e:#}")?;
+                    writeln!(out, "{shown}: error: {}", super::describe(&e))?;
                 }
             }
         }

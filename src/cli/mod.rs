@@ -137,8 +137,37 @@ pub fn run(command: Command, global: &GlobalArgs) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", describe(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// An error with its causes, each cause added only when the message does not already say
+/// it (the library's messages name their source, so `{:#}` printed OS errors twice).
+pub fn describe(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text = format!("{text}: {cause}");
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let open = siamese_face::imageio::load_rgb(std::path::Path::new("/")).unwrap_err();
+        let text = describe(&anyhow::Error::new(open));
+        assert_eq!(text.matches("os error 21").count(), 1, "{text}");
+        // Context that does not say its cause still gets it.
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let text = describe(&anyhow::Error::new(io).context("reading the list"));
+        assert_eq!(text, "reading the list: no such file");
     }
 }

@@ -243,11 +243,11 @@ pub fn embed(args: EmbedArgs, request: BackendRequest) -> anyhow::Result<ExitCod
             }
             Err(e) => {
                 failed = true;
-                eprintln!("error: {e:#}");
+                eprintln!("error: {}", super::describe(&e));
                 if args.npy.is_none() {
                     println!(
                         "{}",
-                        serde_json::json!({"path": path, "error": format!("{e:#}")})
+                        serde_json::json!({"path": path, "error": super::describe(&e)})
                     );
                 }
             }
