@@ -142,7 +142,7 @@ fn find_image_root(root: &Path) -> Result<PathBuf> {
 /// Lists every `<person>/<image>` under `image_root`, in parallel (LFW has 5749 folders).
 pub(crate) fn scan_people(image_root: &Path, warnings: &mut Vec<String>) -> Result<Vec<Person>> {
     let dirs = subdirs(image_root)?;
-    let scanned: Vec<Result<Person>> = dirs
+    let scanned: Vec<std::result::Result<Person, (PathBuf, std::io::Error)>> = dirs
         .par_iter()
         .map(|dir| {
             let name = dir
@@ -150,10 +150,7 @@ pub(crate) fn scan_people(image_root: &Path, warnings: &mut Vec<String>) -> Resu
                 .unwrap_or_default()
                 .to_string_lossy()
                 .into_owned();
-            let entries = fs::read_dir(dir).map_err(|source| DatasetError::Io {
-                path: dir.clone(),
-                source,
-            })?;
+            let entries = fs::read_dir(dir).map_err(|e| (dir.clone(), e))?;
             let mut images: Vec<ImageEntry> = entries
                 .filter_map(|e| e.ok())
                 .map(|e| e.path())
@@ -171,7 +168,14 @@ pub(crate) fn scan_people(image_root: &Path, warnings: &mut Vec<String>) -> Resu
     let mut people = Vec::with_capacity(scanned.len());
     let mut empty = 0;
     for person in scanned {
-        let person = person?;
+        // An unreadable person folder is reported and left out; the others still open.
+        let person = match person {
+            Ok(p) => p,
+            Err((dir, e)) => {
+                warnings.push(format!("cannot read {}: {e}; skipped", dir.display()));
+                continue;
+            }
+        };
         if person.images.is_empty() {
             empty += 1;
         } else {

@@ -196,15 +196,24 @@ impl Dataset {
             warnings,
             by_name,
         };
+        // A list that cannot be read is reported and left out; the rest still opens.
         for source in &found.pair_sources {
-            let (list, report) = source.parse()?;
-            let report = dataset.validate_pairs(&list, report);
-            dataset.pair_lists.push(PairListEntry { list, report });
+            match source.parse() {
+                Ok((list, report)) => {
+                    let report = dataset.validate_pairs(&list, report);
+                    dataset.pair_lists.push(PairListEntry { list, report });
+                }
+                Err(e) => dataset.warnings.push(format!("{e}; the list is not used")),
+            }
         }
         for source in &found.people_sources {
-            let (list, report) = source.parse()?;
-            let report = dataset.validate_people(&list, report);
-            dataset.people_lists.push(PeopleListEntry { list, report });
+            match source.parse() {
+                Ok((list, report)) => {
+                    let report = dataset.validate_people(&list, report);
+                    dataset.people_lists.push(PeopleListEntry { list, report });
+                }
+                Err(e) => dataset.warnings.push(format!("{e}; the list is not used")),
+            }
         }
         Ok(dataset)
     }

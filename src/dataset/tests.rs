@@ -154,13 +154,19 @@ fn open_errors() {
 }
 
 #[test]
-fn unreadable_list_is_an_error() {
+fn an_unreadable_list_is_reported_and_the_rest_opens() {
     let dir = tempfile::tempdir().unwrap();
     people(&dir.path().join("lfw"));
     fs::write(dir.path().join("pairs.txt"), [0xff, 0xfe, 0x00, 0x80]).unwrap();
-    let err = Dataset::open(dir.path()).unwrap_err();
-    assert!(matches!(err, DatasetError::UnreadableList { .. }), "{err}");
-    assert!(err.to_string().contains("pairs.txt"));
+    let ds = Dataset::open(dir.path()).unwrap();
+    assert!(ds.pair_list("pairs.txt").is_none());
+    assert!(!ds.people.is_empty());
+    let warning = ds.warnings.iter().find(|w| w.contains("pairs.txt"));
+    assert!(
+        warning.is_some_and(|w| w.contains("not UTF-8") && w.contains("not used")),
+        "{:?}",
+        ds.warnings
+    );
 }
 
 #[test]
