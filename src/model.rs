@@ -90,12 +90,45 @@ fn write_meta(dir: &Path, meta: &ModelMeta) -> Result<(), ModelError> {
 pub fn read_meta(dir: &Path) -> Result<ModelMeta, ModelError> {
     let bytes = std::fs::read(dir.join("model.json"))
         .map_err(|e| error(dir, format!("model.json: {e}")))?;
-    serde_json::from_slice(&bytes).map_err(|e| {
+    let meta: ModelMeta = serde_json::from_slice(&bytes).map_err(|e| {
         error(
             dir,
             format!("model.json is not model metadata of this version: {e}"),
         )
-    })
+    })?;
+    check(&meta).map_err(|m| error(dir, format!("model.json: {m}")))?;
+    Ok(meta)
+}
+
+/// The largest input side a model may declare (the backbones take 32-299 px).
+const MAX_INPUT: usize = 1024;
+
+/// Why a model.json's values cannot work, naming the field: they would panic the network,
+/// take forever, or give verdicts that mean nothing.
+fn check(meta: &ModelMeta) -> Result<(), String> {
+    let min = meta.backbone.min_input();
+    if !(min..=MAX_INPUT).contains(&meta.input_size) {
+        return Err(format!(
+            "input_size {} is outside {min}..{MAX_INPUT} px ({} needs at least {min})",
+            meta.input_size, meta.backbone
+        ));
+    }
+    let n = &meta.normalisation;
+    if n.mean.iter().any(|m| !m.is_finite()) || n.std.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+        return Err(format!(
+            "normalisation needs finite means and positive finite stds (mean {:?}, std {:?})",
+            n.mean, n.std
+        ));
+    }
+    if let Some(t) = meta.threshold
+        && !(-1.0..=1.0).contains(&t)
+    {
+        return Err(format!("threshold {t} is not a cosine similarity (-1..1)"));
+    }
+    if let Some(crop) = &meta.data.crop {
+        crop.validate().map_err(|e| format!("data.crop: {e}"))?;
+    }
+    Ok(())
 }
 
 /// Reads a model saved by [`save`]; a file of another architecture is refused.
@@ -152,4 +185,45 @@ pub fn set_threshold(dir: &Path, threshold: f32) -> Result<(), ModelError> {
     let mut meta = read_meta(dir)?;
     meta.threshold = Some(threshold);
     write_meta(dir, &meta)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> serde_json::Value {
+        let dir = crate::verify::default_model_dir();
+        serde_json::from_slice(&std::fs::read(dir.join("model.json")).unwrap()).unwrap()
+    }
+
+    type Edit = fn(&mut serde_json::Value);
+
+    /// The shipped model.json with `edit` applied, read back: the error, if any.
+    fn read_edited(edit: impl FnOnce(&mut serde_json::Value)) -> Option<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut meta = shipped();
+        edit(&mut meta);
+        std::fs::write(dir.path().join("model.json"), meta.to_string()).unwrap();
+        read_meta(dir.path()).err().map(|e| e.to_string())
+    }
+
+    #[test]
+    fn values_that_cannot_work_are_refused_naming_the_field() {
+        assert_eq!(read_edited(|_| {}), None);
+        let cases: [(&str, Edit); 7] = [
+            ("input_size", |m| m["input_size"] = 1.into()),
+            ("input_size", |m| m["input_size"] = 20000.into()),
+            ("normalisation", |m| {
+                m["normalisation"]["std"][1] = 0.0.into()
+            }),
+            ("threshold", |m| m["threshold"] = 1e30.into()),
+            ("threshold", |m| m["threshold"] = (-5.0).into()),
+            ("data.crop", |m| m["data"]["crop"]["margin"] = 1e30.into()),
+            ("data.crop", |m| m["data"]["crop"]["size"] = 0.into()),
+        ];
+        for (field, edit) in cases {
+            let e = read_edited(edit).unwrap_or_else(|| panic!("{field} accepted"));
+            assert!(e.contains(field), "{field}: {e}");
+        }
+    }
 }

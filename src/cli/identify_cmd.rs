@@ -19,7 +19,7 @@ use super::verify_cmd::ModelArg;
 #[derive(Debug, Args)]
 pub struct MatchArgs {
     /// Cosine-similarity threshold for naming a face (default: the model's, as on Compare).
-    #[arg(long)]
+    #[arg(long, value_parser = super::verify_cmd::parse_threshold)]
     pub threshold: Option<f32>,
     /// Match against each person's mean embedding (mean) or their most similar photo (best).
     #[arg(long, default_value = "mean", value_parser = parse_matching)]

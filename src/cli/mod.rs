@@ -161,6 +161,16 @@ mod tests {
     use super::describe;
 
     #[test]
+    fn a_threshold_is_a_cosine_similarity() {
+        use super::verify_cmd::parse_threshold;
+        assert_eq!(parse_threshold("0.914"), Ok(0.914));
+        assert_eq!(parse_threshold("-1"), Ok(-1.0));
+        for bad in ["NaN", "1.5", "-5", "inf", "x"] {
+            assert!(parse_threshold(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn a_cause_already_in_the_message_is_not_repeated() {
         let open = siamese_face::imageio::load_rgb(std::path::Path::new("/")).unwrap_err();
         let text = describe(&anyhow::Error::new(open));

@@ -43,7 +43,7 @@ pub struct CompareArgs {
     #[command(flatten)]
     pub model: ModelArg,
     /// Cosine-similarity threshold (default: the model's).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_threshold)]
     pub threshold: Option<f32>,
     #[arg(long)]
     pub json: bool,
@@ -108,7 +108,7 @@ pub struct EvalArgs {
     #[arg(long, value_name = "N")]
     pub sample: Option<usize>,
     /// Threshold for `accuracy` (default: the model's).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_threshold)]
     pub threshold: Option<f32>,
     /// Store the threshold that is best on these pairs as the model's threshold (in its
     /// model.json): for choosing it on training pairs, e.g. pairsDevTrain.
@@ -268,4 +268,15 @@ pub fn embed(args: EmbedArgs, request: BackendRequest) -> anyhow::Result<ExitCod
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// A `--threshold`: a cosine similarity, -1..1 (NaN would call a photo different from
+/// itself).
+pub(crate) fn parse_threshold(s: &str) -> Result<f32, String> {
+    let t: f32 = s.parse().map_err(|e| format!("{e}"))?;
+    if (-1.0..=1.0).contains(&t) {
+        Ok(t)
+    } else {
+        Err(format!("{s} is not a cosine similarity (-1..1)"))
+    }
 }
