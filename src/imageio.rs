@@ -56,8 +56,13 @@ pub fn thumbnail(path: &Path, max_side: u32) -> Result<RgbaImage, ImageLoadError
 /// Writes `img` as PNG atomically: to a temporary file beside `path`, then renamed over
 /// it, so readers (and a crash) never see a half-written file.
 pub fn save_png_atomic(img: &RgbImage, path: &Path) -> std::io::Result<()> {
+    save_as_atomic(img, path, image::ImageFormat::Png)
+}
+
+/// `img` encoded as `format`, written atomically ([`write_atomic`]).
+fn save_as_atomic(img: &RgbImage, path: &Path, format: image::ImageFormat) -> std::io::Result<()> {
     let mut buf = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut buf), image::ImageFormat::Png)
+    img.write_to(&mut std::io::Cursor::new(&mut buf), format)
         .map_err(std::io::Error::other)?;
     write_atomic(path, &buf)
 }
@@ -81,11 +86,7 @@ pub fn writable_format(path: &Path) -> std::io::Result<image::ImageFormat> {
 /// Writes `img` atomically in the format its extension names ([`writable_format`]); an
 /// extension without an encoder here is refused before anything is written.
 pub fn save_atomic(img: &RgbImage, path: &Path) -> std::io::Result<()> {
-    let format = writable_format(path)?;
-    let mut buf = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut buf), format)
-        .map_err(std::io::Error::other)?;
-    write_atomic(path, &buf)
+    save_as_atomic(img, path, writable_format(path)?)
 }
 
 /// Writes `bytes` to `path` via a uniquely named temporary file in the same folder and a

@@ -392,7 +392,8 @@ pub(crate) fn parse_matching(s: &str) -> Result<Matching, String> {
 fn train(rec: &Recogniser, args: &PeopleTrainArgs, device: &Device) -> anyhow::Result<ExitCode> {
     let plan = args.plan();
     let control = siamese_face::embed::train::Control::default();
-    let bar = bar(args.json, "");
+    // The message is the workflow's current stage (photos, features, steps, embeddings).
+    let bar = bar(args.json, "{msg}");
     let mut sink = show(&bar);
     let outcome = rec.train_people(&plan, device, &control, |r| {
         if let Report::Progress { stage, .. } = r {

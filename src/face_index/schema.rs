@@ -1,6 +1,7 @@
 //! The index's SQL schema and its migrations. `PRAGMA user_version` holds the schema
-//! version; each migration moves a database one version up inside its own transaction, so a
-//! kill during an upgrade leaves the old version intact.
+//! version; an upgrade runs every missing migration inside one transaction under the write
+//! lock, so a kill during it leaves the old version intact and two processes never apply
+//! the same migration twice.
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 

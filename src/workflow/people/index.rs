@@ -12,7 +12,6 @@ use super::read::{self, BATCH};
 use super::{Recogniser, WorkflowError};
 use crate::crop;
 use crate::face_index::{PhotoContent, PhotoRow};
-use crate::imageio;
 use crate::workflow::{Outcome, Report};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -213,13 +212,7 @@ impl Recogniser {
     }
 
     fn reembed_photo(&mut self, photo: &PhotoRow) -> Result<usize, String> {
-        let path = std::path::Path::new(&photo.path);
-        let changed = || "the file is gone or changed since it was indexed: index it again";
-        let bytes = std::fs::read(path).map_err(|_| changed())?;
-        if read::content_hash(&bytes) != photo.hash {
-            return Err(changed().into());
-        }
-        let image = imageio::decode_rgb(bytes, path).map_err(|e| e.to_string())?;
+        let image = read::reread(std::path::Path::new(&photo.path), &photo.hash)?;
         let faces = self
             .index
             .faces_of_photo(photo.id)

@@ -79,6 +79,16 @@ pub fn content_hash(bytes: &[u8]) -> String {
     format!("{:032x}", xxhash_rust::xxh3::xxh3_128(bytes))
 }
 
+/// An indexed photo read again, if its bytes are still the ones indexed (`hash`).
+pub fn reread(path: &Path, hash: &str) -> Result<RgbImage, String> {
+    let changed = "the file is gone or changed since it was indexed: index it again";
+    let bytes = std::fs::read(path).map_err(|_| changed)?;
+    if content_hash(&bytes) != hash {
+        return Err(changed.into());
+    }
+    imageio::decode_rgb(bytes, path).map_err(|e| e.to_string())
+}
+
 /// A photo read from disk: what the index records of the file, and its faces with their
 /// crops (not yet embedded), or why it has none.
 pub struct ReadPhoto {

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::read;
 use super::{Recogniser, WorkflowError};
 use crate::crop;
+use crate::embed::EMBEDDING_DIM;
 use crate::embed::augment::Augment;
 use crate::embed::pretrained::InitWeights;
 use crate::embed::train::{
@@ -338,7 +339,7 @@ impl Recogniser {
                 .zip(&rows)
                 .map(|((_, faces), row)| {
                     let row = row.as_ref().ok_or("the photo left the index")?;
-                    let image = reread(Path::new(&row.path), &row.hash)?;
+                    let image = read::reread(Path::new(&row.path), &row.hash)?;
                     Ok::<_, String>(
                         faces
                             .iter()
@@ -429,8 +430,7 @@ impl Recogniser {
                 meta.flip_average,
                 &device,
             );
-            let dim = values.len() / chunk.len().max(1);
-            for (key, v) in chunk.iter().zip(values.chunks_exact(dim.max(1))) {
+            for (key, v) in chunk.iter().zip(values.chunks_exact(EMBEDDING_DIM)) {
                 out.insert(*key, v.to_vec());
             }
             report(Report::Progress {
@@ -477,16 +477,6 @@ fn check_plan(plan: &PeopleTrainPlan, open: &Path) -> Result<(), WorkflowError> 
         )));
     }
     Ok(())
-}
-
-/// A photo read again, if its bytes are the ones indexed.
-fn reread(path: &Path, hash: &str) -> Result<RgbImage, String> {
-    let changed = "the file is gone or changed since it was indexed: index it again";
-    let bytes = std::fs::read(path).map_err(|_| changed)?;
-    if read::content_hash(&bytes) != hash {
-        return Err(changed.into());
-    }
-    crate::imageio::decode_rgb(bytes, path).map_err(|e| e.to_string())
 }
 
 /// The mining pool: the training faces of everyone with two or more.
@@ -583,12 +573,7 @@ fn unknown_similarities<'e>(
     of: impl Fn(usize, bool, usize) -> &'e [f32],
 ) -> Vec<f32> {
     let gallery = gallery_of(people, &of);
-    let mut probes: Option<Matrix> = None;
-    for i in 0..n {
-        let v = of(people.len(), false, i);
-        probes.get_or_insert_with(|| Matrix::new(v.len())).push(v);
-    }
-    let Some(probes) = probes else {
+    let Some(probes) = matrix_of((0..n).map(|i| of(people.len(), false, i))) else {
         return Vec::new();
     };
     gallery
@@ -607,24 +592,33 @@ fn ranked<'e>(
     test: bool,
 ) -> Vec<(Vec<Candidate>, i64)> {
     let gallery = gallery_of(people, &of);
-    let (mut probes, mut owners) = (None::<Matrix>, Vec::new());
-    for (p, person) in people.iter().enumerate() {
-        let n = if test {
-            person.test.len()
-        } else {
-            person.train.len()
-        };
-        for i in 0..n {
-            let v = of(p, test, i);
-            probes.get_or_insert_with(|| Matrix::new(v.len())).push(v);
-            owners.push(p as i64);
-        }
-    }
-    let Some(probes) = probes else {
+    let keys: Vec<(usize, usize)> = people
+        .iter()
+        .enumerate()
+        .flat_map(|(p, person)| {
+            let n = if test {
+                person.test.len()
+            } else {
+                person.train.len()
+            };
+            (0..n).map(move |i| (p, i))
+        })
+        .collect();
+    let Some(probes) = matrix_of(keys.iter().map(|&(p, i)| of(p, test, i))) else {
         return Vec::new();
     };
+    let owners = keys.iter().map(|&(p, _)| p as i64);
     let ranked = gallery.rank(&probes, Matching::Mean, gallery.people());
     ranked.into_iter().zip(owners).collect()
+}
+
+/// `rows` as one matrix, or `None` when there are none.
+fn matrix_of<'e>(rows: impl Iterator<Item = &'e [f32]>) -> Option<Matrix> {
+    let mut matrix: Option<Matrix> = None;
+    for v in rows {
+        matrix.get_or_insert_with(|| Matrix::new(v.len())).push(v);
+    }
+    matrix
 }
 
 /// Similarities of each training face to every other person's mean training face.
