@@ -109,8 +109,10 @@ impl fmt::Display for BackendSelection {
 /// graphics drivers (tens of milliseconds here, more on a real GPU), so the GUI calls it off
 /// the UI thread.
 pub fn probe_adapters() -> Vec<AdapterSummary> {
-    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
-    let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::PRIMARY));
+    let adapters = quiet_stderr(|| {
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
+        pollster::block_on(instance.enumerate_adapters(wgpu::Backends::PRIMARY))
+    });
     let mut seen: Vec<AdapterSummary> = adapters
         .iter()
         .map(|a| {
@@ -138,6 +140,45 @@ pub fn probe_adapters() -> Vec<AdapterSummary> {
         _ => 3,
     });
     seen
+}
+
+/// Runs `f` with the process's stderr sent to a temporary file, then logs what was written
+/// there at debug level. Loading the graphics drivers makes libwayland print "error:
+/// XDG_RUNTIME_DIR is invalid..." on every command run outside a desktop session, although
+/// nothing is wrong; `RUST_LOG=debug` still shows it.
+#[cfg(unix)]
+fn quiet_stderr<T>(f: impl FnOnce() -> T) -> T {
+    use std::io::{Read, Seek};
+    use std::os::fd::AsRawFd;
+    let Ok(mut sink) = tempfile::tempfile() else {
+        return f();
+    };
+    // SAFETY: plain descriptor calls on descriptors this function owns (the saved copy of 2
+    // and the sink); 2 is restored before returning.
+    let saved = unsafe { libc::dup(2) };
+    if saved < 0 || unsafe { libc::dup2(sink.as_raw_fd(), 2) } < 0 {
+        if saved >= 0 {
+            unsafe { libc::close(saved) };
+        }
+        return f();
+    }
+    let result = f();
+    unsafe {
+        libc::dup2(saved, 2);
+        libc::close(saved);
+    }
+    let mut said = String::new();
+    if sink.rewind().is_ok() && sink.read_to_string(&mut said).is_ok() {
+        for line in said.lines().filter(|l| !l.trim().is_empty()) {
+            log::debug!("while probing graphics adapters: {line}");
+        }
+    }
+    result
+}
+
+#[cfg(not(unix))]
+fn quiet_stderr<T>(f: impl FnOnce() -> T) -> T {
+    f()
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -12,7 +12,7 @@ use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use crate::crop::FacePick;
-use crate::dataset::PairList;
+use crate::dataset::{Pair, PairList};
 use crate::detect::DetectorConfig;
 use crate::embed::EMBEDDING_DIM;
 use crate::metrics::{self, Scored};
@@ -66,22 +66,64 @@ impl Scores {
 
 /// The first `n` matched and `n` mismatched pairs of `list` (the seed evaluated 100 + 100).
 pub fn sample(list: &PairList, n: usize) -> PairList {
-    let (mut m, mut u) = (0, 0);
+    // Spread over the folds (the first pairs of each), so a sample of a 10-fold list still
+    // has every fold: View 2's first 20 pairs of each kind are all in fold 0.
+    let folds = list.folds.max(1);
+    let quota = |fold: usize| n / folds + usize::from(fold < n % folds);
+    let mut taken = vec![(0, 0); folds];
     let pairs = list
         .pairs
         .iter()
         .filter(|p| {
-            let count = if p.is_match() { &mut m } else { &mut u };
+            let Some((m, u)) = taken.get_mut(p.fold) else {
+                return false;
+            };
+            let count = if p.is_match() { m } else { u };
             *count += 1;
-            *count <= n
+            *count <= quota(p.fold)
         })
         .cloned()
         .collect();
+    let name = if folds == 1 {
+        format!("{} (first {n} matched + {n} mismatched)", list.name)
+    } else {
+        format!(
+            "{} ({n} matched + {n} mismatched, the first of each of its {folds} folds)",
+            list.name
+        )
+    };
     PairList {
-        name: format!("{} (first {n} matched + {n} mismatched)", list.name),
+        name,
         pairs,
         ..list.clone()
     }
+}
+
+/// Why the k-fold protocol cannot run on `list`: every fold must hold a matched and a
+/// mismatched pair, and there must be two folds (a threshold is chosen on the others).
+pub fn folds_problem(list: &PairList) -> Option<String> {
+    if list.folds < 2 {
+        return Some(format!(
+            "{} has {} fold; the k-fold protocol needs at least 2",
+            list.name, list.folds
+        ));
+    }
+    let empty: Vec<usize> = (0..list.folds)
+        .filter(|f| {
+            let fold = || list.pairs.iter().filter(|p| p.fold == *f);
+            !fold().any(Pair::is_match) || fold().all(Pair::is_match)
+        })
+        .collect();
+    (!empty.is_empty()).then(|| {
+        format!(
+            "{} fold(s) of {} lack a matched or a mismatched pair (fold {}), so no fold accuracy can be measured: \
+             use a larger --sample (at least the number of folds, {}) or leave out --folds",
+            empty.len(),
+            list.name,
+            empty[0] + 1,
+            list.folds
+        )
+    })
 }
 
 /// The crop settings used for a model's evaluation crops: the model's crop, the detector's
@@ -375,7 +417,7 @@ pub fn misclassified(scores: &Scores, threshold: f32) -> Vec<&PairScore> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::{ImageRef, Pair};
+    use crate::dataset::ImageRef;
 
     fn score(same: bool, similarity: f32, fold: usize) -> PairScore {
         PairScore {
@@ -476,6 +518,27 @@ mod tests {
         let s = sample(&list, 1);
         assert_eq!(s.pairs, vec![list.pairs[0].clone(), list.pairs[1].clone()]);
         assert_eq!(sample(&list, 5).pairs.len(), 5);
+        assert!(folds_problem(&list).unwrap().contains("at least 2"));
+        // Two folds: a sample takes from both, and one too small for them is refused.
+        let two = PairList {
+            pairs: [0, 0, 1, 1]
+                .iter()
+                .zip([
+                    pair(r("A", 1), r("A", 2)),
+                    pair(r("A", 1), r("B", 1)),
+                    pair(r("B", 1), r("B", 2)),
+                    pair(r("C", 1), r("B", 2)),
+                ])
+                .map(|(fold, p)| Pair { fold: *fold, ..p })
+                .collect(),
+            folds: 2,
+            ..list.clone()
+        };
+        assert_eq!(folds_problem(&two), None);
+        assert_eq!(folds_problem(&sample(&two, 2)), None);
+        let one = sample(&two, 1);
+        assert_eq!(one.pairs, two.pairs[..2]);
+        assert!(folds_problem(&one).unwrap().contains("fold 2"), "{one:?}");
         // B and C are in the list; D is not.
         let trained = ["B".to_string(), "C".to_string(), "D".to_string()];
         assert_eq!(seen_people(&list, &trained), 2);

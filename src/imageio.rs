@@ -8,6 +8,8 @@ use image::{ImageDecoder, ImageReader, Limits, RgbImage, RgbaImage};
 pub const MAX_SIDE: u32 = 16_384;
 /// Decoder allocation cap (bytes), so a hostile header cannot exhaust memory.
 pub const MAX_ALLOC: u64 = 1 << 30;
+/// Largest image file read (bytes): far above any photo, far below what would exhaust memory.
+pub const MAX_FILE_BYTES: u64 = 512 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageLoadError {
@@ -112,11 +114,49 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 fn load(path: &Path) -> Result<image::DynamicImage, ImageLoadError> {
-    let bytes = std::fs::read(path).map_err(|source| ImageLoadError::Open {
+    let bytes = read_bytes(path).map_err(|source| ImageLoadError::Open {
         path: path.to_path_buf(),
         source,
     })?;
     decode(bytes, path)
+}
+
+/// The bytes of a file that may be an image: a regular file of at most [`MAX_FILE_BYTES`].
+/// Checked before reading, because a named pipe would block the reader forever and a huge
+/// (or sparse) file would be read whole before "not an image".
+pub fn read_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, ErrorKind, Read};
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() {
+            "a folder"
+        } else {
+            "not a regular file (a pipe, socket or device)"
+        };
+        return Err(Error::new(ErrorKind::InvalidInput, what));
+    }
+    let too_big = |len: u64| {
+        Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "{} MiB, over the {} MiB limit for an image file",
+                len >> 20,
+                MAX_FILE_BYTES >> 20
+            ),
+        )
+    };
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_big(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    // The file may grow between the check and the read: never read past the limit.
+    std::fs::File::open(path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big(bytes.len() as u64));
+    }
+    Ok(bytes)
 }
 
 /// Decodes a file's bytes already read (the face index hashes them first) as [`load_rgb`]
@@ -333,5 +373,30 @@ mod tests {
         assert_eq!(rgb.get_pixel(5, 5).0, [77, 77, 77]);
         let thumb = thumbnail(&path, 64).unwrap();
         assert_eq!((thumb.width(), thumb.height()), (64, 32));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn pipes_folders_and_huge_files_are_refused_before_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe.jpg");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(
+            made.is_ok_and(|s| s.success()),
+            "mkfifo is needed for this test"
+        );
+        // Reading it would block forever (no writer): it must be refused first.
+        let err = load_rgb(&fifo).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        let err = load_rgb(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("a folder"), "{err}");
+        // A sparse 3 GB "photo" costs no disk and must cost no memory either.
+        let huge = dir.path().join("huge.jpg");
+        std::fs::File::create(&huge)
+            .unwrap()
+            .set_len(3 << 30)
+            .unwrap();
+        let err = load_rgb(&huge).unwrap_err().to_string();
+        assert!(err.contains("over the 512 MiB limit"), "{err}");
     }
 }

@@ -319,6 +319,19 @@ fn the_cpu_backend_starts_no_graphics_driver() {
     assert!(o.status.success());
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!stderr.contains("XDG_RUNTIME_DIR"), "{stderr}");
+    // `auto` (the default) must probe, and does so quietly: the drivers' words go to the
+    // debug log, not to the user.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_siamese-face"))
+        .args(["backend", "--backend", "auto"])
+        .env_remove("SIAMESE_FACE_BACKEND")
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("backend"));
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "");
 }
 
 #[test]

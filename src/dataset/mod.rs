@@ -458,9 +458,15 @@ pub(crate) fn read_list(path: &Path) -> Result<String> {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
-    String::from_utf8(bytes).map_err(|_| DatasetError::UnreadableList {
+    let text = String::from_utf8(bytes).map_err(|_| DatasetError::UnreadableList {
         path: path.to_path_buf(),
         reason: "not UTF-8 text".into(),
+    })?;
+    // Editors on Windows start UTF-8 files with a byte-order mark; it is not part of the
+    // header (pairs.txt's `10 300` would otherwise be unreadable and its folds lost).
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_owned(),
+        None => text,
     })
 }
 

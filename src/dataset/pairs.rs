@@ -175,6 +175,10 @@ fn parse_pair(fields: &[&str], fold: usize) -> std::result::Result<Pair, String>
     }
 }
 
+/// The most matched pairs a header may announce (LFW's View 2 has 3,000): larger numbers are
+/// a damaged header, and would overflow the fold arithmetic.
+const MAX_HEADER_PAIRS: usize = 100_000_000;
+
 /// The official format: a header `N` (one set of N matched + N mismatched pairs) or `F N`
 /// (F folds of N matched followed by N mismatched), then one tab-separated pair per line.
 /// A pair's fold follows from its line's position, so one bad line does not shift the rest.
@@ -191,11 +195,26 @@ pub fn parse_txt(name: &str, text: &str) -> (PairList, ListReport) {
             .map(|f| f.parse::<usize>())
             .collect::<std::result::Result<Vec<_>, _>>()
     }) {
-        Some(Ok(v)) if v.len() == 1 && v[0] > 0 => (1, Some(v[0])),
-        Some(Ok(v)) if v.len() == 2 && v[0] > 0 && v[1] > 0 => (v[0], Some(v[1])),
+        Some(Ok(v)) if v.len() == 1 && v[0] > 0 && v[0] <= MAX_HEADER_PAIRS => (1, Some(v[0])),
+        Some(Ok(v))
+            if v.len() == 2
+                && v[0] > 0
+                && v[1] > 0
+                && v[0]
+                    .checked_mul(v[1])
+                    .is_some_and(|n| n <= MAX_HEADER_PAIRS) =>
+        {
+            (v[0], Some(v[1]))
+        }
         Some(_) => {
             let (line, text) = header.unwrap_or_default();
-            report.malformed(line, text, "expected a header `N` or `FOLDS N`");
+            report.malformed(
+                line,
+                text,
+                format!(
+                    "expected a header `N` or `FOLDS N` (positive numbers, FOLDS x N at most {MAX_HEADER_PAIRS})"
+                ),
+            );
             (1, None)
         }
         None => (1, None),

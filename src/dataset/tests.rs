@@ -194,6 +194,39 @@ fn bad_header_is_malformed_not_fatal() {
 }
 
 #[test]
+fn a_header_too_large_to_be_true_is_malformed() {
+    // u64::MAX pairs, or folds x pairs past any real list, overflowed the fold arithmetic.
+    for header in [
+        "18446744073709551615",
+        "2 18446744073709551615",
+        "100000 100000",
+    ] {
+        let (list, report) = parse_txt("t", &format!("{header}\nA\t1\t2\nA\t1\tB\t1\n"));
+        assert_eq!((list.pairs.len(), list.folds), (2, 1), "{header}");
+        assert_eq!(report.malformed_count, 1, "{header}");
+        assert!(report.malformed[0].reason.contains("at most"), "{header}");
+    }
+}
+
+#[test]
+fn a_byte_order_mark_does_not_hide_the_header() {
+    let dir = tempfile::tempdir().unwrap();
+    people(&dir.path().join("lfw"));
+    // Two folds of one matched + one mismatched pair, saved by a Windows editor; and a
+    // Kaggle CSV half with a BOM before its `name,` header.
+    let txt = "\u{feff}2\t1\r\nAbe\t1\t2\r\nAbe\t1\tBea\t1\r\nAbe\t1\t2\r\nAbe\t2\tBea\t1\r\n";
+    fs::write(dir.path().join("pairs.txt"), txt).unwrap();
+    let (list, report) = PairList::load(&dir.path().join("pairs.txt")).unwrap();
+    assert_eq!((list.pairs.len(), list.folds), (4, 2));
+    assert!(report.is_clean(), "{report:?}");
+    let csv = dir.path().join("matchpairsDevTest.csv");
+    fs::write(&csv, "\u{feff}name,imagenum1,imagenum2\nAbe,1,2\n").unwrap();
+    let (list, report) = PairList::load(&csv).unwrap();
+    assert_eq!(list.pairs.len(), 1);
+    assert!(report.is_clean(), "{report:?}");
+}
+
+#[test]
 fn csv_folds_follow_matched_runs() {
     let (list, report) = parse_csv(
         "pairs",

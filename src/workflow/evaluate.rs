@@ -100,6 +100,9 @@ fn evaluate_plan(
         Some(n) => evaluate::sample(&list, n),
         None => list,
     };
+    if let Some(problem) = plan.folds.and_then(|_| evaluate::folds_problem(&list)) {
+        return Err(WorkflowError::Plan(problem));
+    }
     let mut score = |verifier: &Verifier, list: &PairList| {
         evaluate::score_pairs(
             &dataset,

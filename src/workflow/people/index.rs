@@ -237,5 +237,5 @@ impl Recogniser {
 
 /// Whether the file at `path` still has the content hash `hash`.
 fn same_hash(path: &std::path::Path, hash: &str) -> bool {
-    std::fs::read(path).is_ok_and(|bytes| read::content_hash(&bytes) == hash)
+    crate::imageio::read_bytes(path).is_ok_and(|bytes| read::content_hash(&bytes) == hash)
 }

@@ -82,7 +82,7 @@ pub fn content_hash(bytes: &[u8]) -> String {
 /// An indexed photo read again, if its bytes are still the ones indexed (`hash`).
 pub fn reread(path: &Path, hash: &str) -> Result<RgbImage, String> {
     let changed = "the file is gone or changed since it was indexed: index it again";
-    let bytes = std::fs::read(path).map_err(|_| changed)?;
+    let bytes = imageio::read_bytes(path).map_err(|_| changed)?;
     if content_hash(&bytes) != hash {
         return Err(changed.into());
     }
@@ -105,7 +105,7 @@ pub fn read_photo(verifier: &Verifier, path: &Path) -> ReadPhoto {
         mtime_ns: 0,
         hash: String::new(),
     };
-    let bytes = stat(path).and_then(|s| Ok((s, std::fs::read(path)?)));
+    let bytes = stat(path).and_then(|s| Ok((s, imageio::read_bytes(path)?)));
     let bytes = match bytes {
         Ok(((size, mtime), bytes)) => {
             (file.size, file.mtime_ns) = (size, mtime);
