@@ -32,6 +32,18 @@ pub fn save_burnpack<M: burn::store::ModuleSnapshot>(
     for (k, v) in metadata {
         store = store.metadata(*k, *v);
     }
-    module.save_into(&mut store).map_err(|e| e.to_string())?;
-    std::fs::rename(&tmp, out).map_err(|e| e.to_string())
+    // Flushed before the rename, so a crash leaves the old file or the whole new one; a
+    // failed write (a full disk) leaves nothing behind.
+    let written = module
+        .save_into(&mut store)
+        .map_err(|e| e.to_string())
+        .and_then(|()| {
+            let file = std::fs::File::open(&tmp).map_err(|e| e.to_string())?;
+            file.sync_all().map_err(|e| e.to_string())?;
+            std::fs::rename(&tmp, out).map_err(|e| e.to_string())
+        });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }

@@ -13,6 +13,14 @@ mod plans_agree;
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    // Burn creates a few tensors on its *default* device rather than a given one (the
+    // optimizer state read from a checkpoint on resume), and that default is the GPU: a CPU
+    // run resumed there starts the graphics drivers, or panics on a machine without any.
+    // The CPU is always there; every other tensor is placed on the chosen device explicitly.
+    if std::env::var_os("BURN_DEVICE").is_none() {
+        // SAFETY: first statement of main, before any thread exists.
+        unsafe { std::env::set_var("BURN_DEVICE", "flex") };
+    }
     let args = cli::Cli::parse();
     cli::init_logging(args.verbose);
     match args.command {

@@ -193,3 +193,133 @@ fn resume_latest_alone_continues_a_mining_run() {
             .contains("online semi-hard mining")
     );
 }
+
+/// A checkpoint that cannot be written (here: a file-size limit standing in for a full
+/// disk) stops the run with a message naming the last intact checkpoint, leaves no
+/// temporary folder, and the run resumes from that checkpoint; a damaged newest checkpoint
+/// is passed over (and named) for the one before it.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_failed_checkpoint_keeps_the_last_one_and_a_damaged_one_is_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model");
+    let (bin, data) = (env!("CARGO_BIN_EXE_siamese-face"), common::sample_dir());
+    let first = run(&[
+        "train",
+        "--mine",
+        "--data",
+        data.to_str().unwrap(),
+        "--size",
+        "48",
+        "--epochs",
+        "2",
+        "--batch",
+        "8",
+        "--images-per-person",
+        "2",
+        "--checkpoint-every",
+        "2",
+        "--max-steps",
+        "2",
+        "--out",
+        model.to_str().unwrap(),
+        "--cache",
+        dir.path().join("cache").to_str().unwrap(),
+    ]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let checkpoints = model.join("checkpoints");
+    // Files over 2 MB cannot be written (the optimizer state is ~2.9 MB): the checkpoint of
+    // step 4 fails as on a full disk. SIGXFSZ is ignored so the write returns an error.
+    let limited = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(r#"ulimit -f 2000; trap "" XFSZ; exec "$0" train --resume latest --out "$1""#)
+        .arg(bin)
+        .arg(&model)
+        .env_remove("SIAMESE_FACE_BACKEND")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&limited.stderr);
+    assert!(!limited.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("training stopped at step 4")
+            && stderr.contains("intact (")
+            && stderr.contains("step-000002)"),
+        "{stderr}"
+    );
+    let names = || -> Vec<String> {
+        let mut n: Vec<String> = std::fs::read_dir(&checkpoints)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(), ["step-000002"], "no temporary folder is left");
+    // With room again the run goes on from step 3 to the end (checkpoints 4, 6, 8).
+    let o = run(&[
+        "train",
+        "--resume",
+        "latest",
+        "--out",
+        model.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(common::started_steps(&o), (Some(3), Some(8)));
+    assert_eq!(names(), ["step-000004", "step-000006", "step-000008"]);
+    // A truncated newest checkpoint: resuming takes step 6 and says why.
+    let bpk = checkpoints.join("step-000008/model.bpk");
+    let len = std::fs::metadata(&bpk).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&bpk)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    let o = run(&[
+        "train",
+        "--resume",
+        "latest",
+        "--out",
+        model.to_str().unwrap(),
+        "--epochs",
+        "3",
+        "--json",
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("skipped a damaged checkpoint") && stderr.contains("step-000008"),
+        "{stderr}"
+    );
+    assert_eq!(common::started_steps(&o), (Some(7), Some(12)));
+}
+
+/// A learning rate that destroys the network ends the run with a message instead of saving
+/// a model that calls every pair the same person.
+#[test]
+fn collapsed_embeddings_stop_training_and_save_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let npy = common::sample_triplets(dir.path(), 8, 48);
+    let model = dir.path().join("model");
+    let (npy, out) = (npy.to_str().unwrap(), model.to_str().unwrap());
+    let o = run(&[
+        "train",
+        "--triplets",
+        npy,
+        "--out",
+        out,
+        "--epochs",
+        "3",
+        "--batch",
+        "4",
+        "--lr",
+        "1e9",
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{stderr}");
+    assert!(stderr.contains("embeddings collapsed at step"), "{stderr}");
+    assert!(!model.join("model.bpk").exists());
+}

@@ -716,3 +716,15 @@ fn a_pool_smaller_than_a_batch_still_mines_two_people() {
     };
     assert_eq!(labels, vec![0, 0, 1, 1], "{labels:?}");
 }
+
+#[test]
+fn collapse_is_a_spread_gone_not_a_small_one() {
+    use super::train::collapsed;
+    // All-zero or identical embeddings: collapsed, even on the first step.
+    assert!(collapsed(0.0, 0.0));
+    // A frozen random backbone on near-uniform crops starts tiny and stays so: not collapsed.
+    assert!(!collapsed(4e-8, 0.0) && !collapsed(4e-8, 5e-8));
+    // A spread that was 0.05 and fell to 1e-9: collapsed. A trained network's: not.
+    assert!(collapsed(1e-9, 0.05));
+    assert!(!collapsed(0.3, 0.5));
+}

@@ -39,10 +39,22 @@ pub enum TrainError {
     Config(String),
     #[error("the loss became {value} at step {step}: training stopped; lower the learning rate")]
     NotFinite { step: usize, value: f32 },
+    #[error(
+        "the embeddings collapsed at step {step}: every face in the batch got the same embedding \
+         (spread {spread:.1e}), so the model would call every pair the same person and cannot \
+         learn any more; training stopped. Lower the learning rate (it is {learning_rate:e})"
+    )]
+    Collapsed {
+        step: usize,
+        spread: f32,
+        learning_rate: f64,
+    },
     #[error(transparent)]
     Weights(#[from] pretrained::PretrainedError),
     #[error(transparent)]
     Checkpoint(#[from] checkpoint::CheckpointError),
+    #[error("{0}")]
+    CheckpointFailed(String),
     #[error("{0}")]
     Resume(String),
 }
@@ -308,7 +320,7 @@ fn step_loss(
     batch: Batch<'_>,
     rng: &mut ChaCha8Rng,
     device: &Device,
-) -> (Tensor<1>, Tensor<1>, usize, usize) {
+) -> StepLoss {
     let Batch {
         plan,
         frozen,
@@ -335,8 +347,15 @@ fn step_loss(
                 let ids: Vec<usize> = rows.iter().map(|&r| 3 * r + k).collect();
                 embed(&ids)
             });
+            let spread = spread(&Tensor::cat(vec![a.clone(), p.clone(), n.clone()], 0));
             let (loss, active) = triplet_loss(a, p, n, cfg.margin);
-            (loss, active, rows.len(), 3 * rows.len())
+            StepLoss {
+                loss,
+                active,
+                triplets: rows.len(),
+                images: 3 * rows.len(),
+                spread,
+            }
         }
         BatchPlan::Mined { crops, labels } => {
             let e = embed(crops);
@@ -352,9 +371,39 @@ fn step_loss(
                 )
             };
             let (loss, active) = triplet_loss(index(0), index(1), index(2), cfg.margin);
-            (loss, active, triplets.len(), crops.len())
+            StepLoss {
+                loss,
+                active,
+                triplets: triplets.len(),
+                images: crops.len(),
+                spread: spread(&e),
+            }
         }
     }
+}
+
+/// A step's loss, the share of its triplets still violating the margin, how many triplets
+/// and images it used, and the spread of its embeddings ([`spread`]).
+struct StepLoss {
+    loss: Tensor<1>,
+    active: Tensor<1>,
+    triplets: usize,
+    images: usize,
+    spread: f32,
+}
+
+/// The total variance of a batch's embeddings (rows): about 0.5-1 for a trained network,
+/// 0 when every face gets the same embedding (or none: all zeros).
+fn spread(embeddings: &Tensor<2>) -> f32 {
+    embeddings.clone().inner().var(0).sum().into_scalar()
+}
+
+/// Whether a step's embedding spread says they collapsed to one point (the loss then sits
+/// at the margin for good and the model calls every pair the same person): none left at
+/// all, or a tiny spread a thousandth of what this run had before. A frozen random backbone
+/// on near-uniform crops starts as small as 1e-8 and is not a collapse.
+pub(super) fn collapsed(spread: f32, widest_before: f32) -> bool {
+    spread <= 1e-12 || (spread < 1e-6 && spread < 1e-3 * widest_before)
 }
 
 /// Trains as `job` says, reporting every event to `on_event`. Stops early (keeping what was
@@ -428,6 +477,8 @@ struct Run<'a> {
     per_epoch: usize,
     total: usize,
     final_loss: f32,
+    /// The widest embedding spread of this call's steps ([`collapsed`]).
+    widest_spread: f32,
     epoch_losses: Vec<f32>,
     last_val: Option<Validation>,
     /// Backbone features of the training and validation crops (frozen backbone only).
@@ -479,6 +530,7 @@ impl<'a> Run<'a> {
             done: first,
             per_epoch,
             final_loss: f32::NAN,
+            widest_spread: 0.0,
             epoch_losses: Vec::new(),
             last_val: None,
             cache: None,
@@ -585,7 +637,13 @@ impl<'a> Run<'a> {
             frozen,
             cache: self.cache.as_ref(),
         };
-        let (loss, active, triplets, images) = step_loss(
+        let StepLoss {
+            loss,
+            active,
+            triplets,
+            images,
+            spread,
+        } = step_loss(
             &self.net,
             &self.cfg,
             self.data,
@@ -601,9 +659,17 @@ impl<'a> Run<'a> {
             });
         }
         let lr = self.cfg.lr_at(self.done, self.total);
+        if collapsed(spread, self.widest_spread) {
+            return Err(TrainError::Collapsed {
+                step: self.done + 1,
+                spread,
+                learning_rate: self.cfg.learning_rate,
+            });
+        }
         let grads = GradientsParams::from_grads(loss.backward(), &self.net);
         self.net = self.optim.step(lr, self.net, grads);
         self.done += 1;
+        self.widest_spread = self.widest_spread.max(spread);
         self.final_loss = value;
         self.epoch_losses.push(value);
         let secs = t0.elapsed().as_secs_f64();
@@ -678,9 +744,24 @@ impl<'a> Run<'a> {
             initial_weights: self.initial_weights.clone(),
             history: self.history.clone(),
             plan: self.plan.clone(),
+            files: Default::default(),
         };
         let record = self.optim.to_record();
-        Ok(Some(checkpoint::save(dir, &self.net, record, &state)?))
+        checkpoint::save(dir, &self.net, record, &state)
+            .map(Some)
+            .map_err(|e| {
+                let kept = match checkpoint::latest(dir) {
+                    Some(ck) => format!(
+                        "the checkpoint before it is intact ({}): free space and resume from it",
+                        ck.display()
+                    ),
+                    None => "no earlier checkpoint was written".to_owned(),
+                };
+                TrainError::CheckpointFailed(format!(
+                    "training stopped at step {}: {e}; {kept}",
+                    self.done
+                ))
+            })
     }
 }
 

@@ -147,7 +147,7 @@ impl TrainPlan {
         epochs: Option<usize>,
         fallback: impl FnOnce() -> Option<TrainPlan>,
     ) -> Result<(TrainPlan, Option<String>), WorkflowError> {
-        let (ck, state) = checkpoint::read_state(path)?;
+        let (ck, state, skipped) = checkpoint::read_state(path)?;
         let (mut plan, note) = match state.plan {
             Some(v) => (
                 serde_json::from_value::<TrainPlan>(v).map_err(|e| {
@@ -178,7 +178,8 @@ impl TrainPlan {
         };
         plan.checkpoints = ck.parent().map(PathBuf::from);
         plan.resume = Some(ck);
-        Ok((plan, note))
+        let notes: Vec<String> = skipped.into_iter().chain(note).collect();
+        Ok((plan, (!notes.is_empty()).then(|| notes.join("; "))))
     }
 
     /// The crop verification must cut for the trained model (stored in model.json):

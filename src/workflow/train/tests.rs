@@ -92,6 +92,7 @@ fn write_state(dir: &std::path::Path, plan: Option<&TrainPlan>) -> std::path::Pa
         initial_weights: "random".into(),
         history: vec![],
         plan: plan.map(|p| serde_json::to_value(p).unwrap()),
+        files: Default::default(),
     };
     std::fs::write(step.join("state.json"), serde_json::to_vec(&state).unwrap()).unwrap();
     step
