@@ -4,7 +4,6 @@
 //! threshold, ROC and AUC, TAR at FAR 1e-2 / 1e-3, and the k-fold protocol.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
@@ -139,21 +138,35 @@ pub fn settings_for(verifier: &Verifier) -> PreprocessSettings {
 /// Embeddings already computed for one model (a file per model and crop settings).
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct EmbeddingCache {
-    /// Image key -> embedding.
-    embeddings: BTreeMap<String, Vec<f32>>,
+    /// Image key -> its embedding and what it was computed from.
+    images: BTreeMap<String, CachedEmbedding>,
 }
 
-/// `<cache_root>/embeddings/<hash of model.bpk>-<crop settings>.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CachedEmbedding {
+    /// The image file as it was embedded: a file replaced since is embedded again.
+    stamp: preprocess::FileStamp,
+    /// Centre-cropped for want of a usable face.
+    fallback: bool,
+    embedding: Vec<f32>,
+}
+
+/// `<cache_root>/embeddings/<key>.json`, the key a hash of everything that changes an
+/// embedding but the images themselves (checked one by one): the weights, the model.json
+/// fields (all but the threshold, which changes no embedding), the dataset and the crop
+/// settings.
 fn embedding_cache_path(cache_root: &Path, verifier: &Verifier, dataset: &Dataset) -> PathBuf {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    std::fs::read(verifier.dir.join("model.bpk"))
-        .unwrap_or_default()
-        .hash(&mut h);
-    dataset.root.hash(&mut h);
-    settings_for(verifier).key().hash(&mut h);
+    let mut key = std::fs::read(verifier.dir.join("model.bpk")).unwrap_or_default();
+    let mut meta = serde_json::to_value(&verifier.meta).unwrap_or_default();
+    if let Some(fields) = meta.as_object_mut() {
+        fields.remove("threshold");
+    }
+    key.extend(meta.to_string().bytes());
+    key.extend(dataset.root.to_string_lossy().bytes());
+    key.extend(settings_for(verifier).key().bytes());
     cache_root
         .join("embeddings")
-        .join(format!("{:016x}.json", h.finish()))
+        .join(format!("{:032x}.json", xxhash_rust::xxh3::xxh3_128(&key)))
 }
 
 /// Scores every pair of `list` whose images exist. `on_progress(done, total)` follows the
@@ -184,12 +197,15 @@ pub fn score_pairs(
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default();
+    let stamps: BTreeMap<&str, Option<preprocess::FileStamp>> = unique
+        .iter()
+        .map(|&i| (i, preprocess::file_stamp(&dataset.image_root.join(i))))
+        .collect();
     let todo: BTreeSet<&str> = unique
         .iter()
         .copied()
-        .filter(|i| !stored.embeddings.contains_key(*i))
+        .filter(|i| stored.images.get(*i).map(|c| Some(c.stamp)) != Some(stamps[i]))
         .collect();
-    let mut fallbacks = Vec::new();
     if !todo.is_empty() {
         let job = EmbedJob {
             dataset,
@@ -197,14 +213,31 @@ pub fn score_pairs(
             cache_root,
             cancel,
         };
-        fallbacks = job.embed(&todo, &mut stored, on_progress)?;
+        let (embedded, fallbacks) = job.embed(&todo, on_progress)?;
+        for (image, embedding) in embedded {
+            let Some(stamp) = stamps[image] else { continue };
+            let fallback = fallbacks.iter().any(|f| f == image);
+            stored.images.insert(
+                image.to_string(),
+                CachedEmbedding {
+                    stamp,
+                    fallback,
+                    embedding,
+                },
+            );
+        }
         save_embeddings(&cache_file, &stored);
     }
-    let (pairs, unscored_pairs) = pair_scores(chosen, &stored.embeddings);
+    let fallback_crops = unique
+        .iter()
+        .filter(|i| stored.images.get(**i).is_some_and(|c| c.fallback))
+        .map(|i| i.to_string())
+        .collect();
+    let (pairs, unscored_pairs) = pair_scores(chosen, &stored.images);
     Ok(Scores {
         list: list.name.clone(),
         pairs,
-        fallback_crops: fallbacks,
+        fallback_crops,
         missing_pairs,
         unscored_pairs,
     })
@@ -238,6 +271,9 @@ fn save_embeddings(cache_file: &Path, stored: &EmbeddingCache) {
     }
 }
 
+/// Images and their embeddings.
+type Embedded<'a> = Vec<(&'a str, Vec<f32>)>;
+
 /// Crops and embeds the images of a pair list that have no cached embedding yet.
 struct EmbedJob<'a> {
     dataset: &'a Dataset,
@@ -247,13 +283,13 @@ struct EmbedJob<'a> {
 }
 
 impl EmbedJob<'_> {
-    /// Embeds `todo` into `stored`; returns the images centre-cropped for want of a face.
-    fn embed(
+    /// The embedding of each image of `todo` that could be read, and the images
+    /// centre-cropped for want of a face.
+    fn embed<'a>(
         &self,
-        todo: &BTreeSet<&str>,
-        stored: &mut EmbeddingCache,
+        todo: &BTreeSet<&'a str>,
         mut on_progress: impl FnMut(usize, usize),
-    ) -> Result<Vec<String>, EvalError> {
+    ) -> Result<(Embedded<'a>, Vec<String>), EvalError> {
         let (dataset, verifier, cache_root) = (self.dataset, self.verifier, self.cache_root);
         let settings = settings_for(verifier);
         let mut cache = CropCache::open(
@@ -262,7 +298,7 @@ impl EmbedJob<'_> {
             &settings,
         )?;
         let total = todo.len();
-        let (made, fb) = preprocess::crop_images(
+        let cropped = preprocess::crop_images(
             dataset,
             todo,
             &mut cache,
@@ -270,16 +306,21 @@ impl EmbedJob<'_> {
             self.cancel,
             |d, _| on_progress(d / 2, total),
         )?;
-        let order: Vec<&str> = todo.iter().copied().collect();
-        let crops: Vec<&RgbImage> = order.iter().map(|k| &made[k]).collect();
+        cropped.warn_unreadable();
+        // An unreadable image gets no embedding, so its pairs are counted as unscored.
+        let order: Vec<&str> = todo
+            .iter()
+            .copied()
+            .filter(|k| cropped.made.contains_key(k))
+            .collect();
+        let crops: Vec<&RgbImage> = order.iter().map(|k| &cropped.made[k]).collect();
+        let mut embedded = Vec::with_capacity(order.len());
         for (i, chunk) in crops.chunks(64).enumerate() {
             let e = verifier.embed(chunk);
-            for (k, v) in order[i * 64..].iter().zip(e) {
-                stored.embeddings.insert((*k).to_string(), v);
-            }
+            embedded.extend(order[i * 64..].iter().copied().zip(e));
             on_progress(total / 2 + ((i + 1) * 64).min(total) / 2, total);
         }
-        Ok(fb)
+        Ok((embedded, cropped.fallbacks))
     }
 }
 
@@ -287,9 +328,14 @@ impl EmbedJob<'_> {
 /// embedding of the model's size, and the number of pairs left out for want of one.
 fn pair_scores(
     chosen: Vec<(String, String, bool, usize)>,
-    embeddings: &BTreeMap<String, Vec<f32>>,
+    embeddings: &BTreeMap<String, CachedEmbedding>,
 ) -> (Vec<PairScore>, usize) {
-    let get = |k: &str| embeddings.get(k).filter(|e| e.len() == EMBEDDING_DIM);
+    let get = |k: &str| {
+        embeddings
+            .get(k)
+            .map(|c| &c.embedding)
+            .filter(|e| e.len() == EMBEDDING_DIM)
+    };
     let total = chosen.len();
     let pairs: Vec<PairScore> = chosen
         .into_iter()
@@ -470,12 +516,21 @@ mod tests {
             e[i] = 1.0;
             e
         };
-        let embeddings: BTreeMap<String, Vec<f32>> = [
-            ("a".to_string(), unit(0)),
-            ("b".to_string(), unit(0)),
-            ("c".to_string(), unit(1)),
+        let cached = |embedding| CachedEmbedding {
+            stamp: preprocess::FileStamp {
+                size: 1,
+                secs: 2,
+                nanos: 3,
+            },
+            fallback: false,
+            embedding,
+        };
+        let embeddings: BTreeMap<String, CachedEmbedding> = [
+            ("a".to_string(), cached(unit(0))),
+            ("b".to_string(), cached(unit(0))),
+            ("c".to_string(), cached(unit(1))),
             // Not a model embedding (a damaged cache entry): as good as missing.
-            ("short".to_string(), vec![1.0; 3]),
+            ("short".to_string(), cached(vec![1.0; 3])),
         ]
         .into();
         let pair = |a: &str, b: &str, same| (a.to_string(), b.to_string(), same, 0);

@@ -68,11 +68,33 @@ pub enum Outcome {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImageRecord {
-    /// Source file size and modification time (seconds), to notice edits.
+    /// Source file size and modification time (seconds, and the nanoseconds within that
+    /// second: a file replaced within the same second is noticed), to notice edits.
     pub size: u64,
     pub modified: u64,
+    /// Absent in records of older versions, which are compared to the second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified_ns: Option<u32>,
     #[serde(flatten)]
     pub outcome: Outcome,
+}
+
+impl ImageRecord {
+    fn new(stamp: FileStamp, outcome: Outcome) -> ImageRecord {
+        ImageRecord {
+            size: stamp.size,
+            modified: stamp.secs,
+            modified_ns: Some(stamp.nanos),
+            outcome,
+        }
+    }
+
+    /// Whether the record was made from the file as it is now.
+    fn matches(&self, stamp: FileStamp) -> bool {
+        self.size == stamp.size
+            && self.modified == stamp.secs
+            && self.modified_ns.is_none_or(|ns| ns == stamp.nanos)
+    }
 }
 
 const INDEX: &str = "index.json";
@@ -108,6 +130,9 @@ pub enum PreprocessError {
 pub struct CropCache {
     dir: PathBuf,
     index: IndexFile,
+    /// The images whose records this process made; saving merges them into the index on
+    /// disk, so two jobs sharing the cache keep each other's records.
+    touched: BTreeSet<String>,
 }
 
 /// Where caches live unless told otherwise: `$SIAMESE_FACE_CACHE`, else the XDG cache folder.
@@ -153,38 +178,41 @@ impl CropCache {
             .join(settings.key())
     }
 
-    /// Opens (or starts) the cache at `dir`.
+    /// Opens (or starts) the cache at `dir`. An index that does not parse (cut short by a
+    /// crash of an older version, or damaged) is started afresh with a warning: its crops
+    /// are made again as they are needed.
     pub fn open(
         dir: &Path,
         dataset: &Dataset,
         settings: &PreprocessSettings,
     ) -> Result<CropCache, PreprocessError> {
         let path = dir.join(INDEX);
-        let index = match std::fs::read(&path) {
-            Ok(bytes) => {
-                let index: IndexFile =
-                    serde_json::from_slice(&bytes).map_err(|e| PreprocessError::BadIndex {
-                        path: path.clone(),
-                        message: e.to_string(),
-                    })?;
-                if index.settings != *settings {
-                    return Err(PreprocessError::BadIndex {
-                        path,
-                        message: "it was made with other settings".into(),
-                    });
-                }
-                index
+        let empty = || IndexFile {
+            settings: *settings,
+            dataset: dataset.root.clone(),
+            records: BTreeMap::new(),
+        };
+        let index = match read_index(&path)? {
+            Some(Ok(index)) if index.settings != *settings => {
+                return Err(PreprocessError::BadIndex {
+                    path,
+                    message: "it was made with other settings".into(),
+                });
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => IndexFile {
-                settings: *settings,
-                dataset: dataset.root.clone(),
-                records: BTreeMap::new(),
-            },
-            Err(e) => return Err(io_err(&path)(e)),
+            Some(Ok(index)) => index,
+            Some(Err(message)) => {
+                log::warn!(
+                    "the crop cache index {} is damaged ({message}); starting it afresh, so its images are detected again",
+                    path.display()
+                );
+                empty()
+            }
+            None => empty(),
         };
         Ok(CropCache {
             dir: dir.to_path_buf(),
             index,
+            touched: BTreeSet::new(),
         })
     }
 
@@ -209,48 +237,61 @@ impl CropCache {
         crop_path_in(&self.dir, image)
     }
 
-    /// The cached crop of `image`, when it was cropped.
+    /// The cached crop of `image`, when it was cropped and its PNG still decodes to a crop
+    /// of the cache's size.
     pub fn load_crop(&self, image: &str) -> Option<RgbImage> {
         match self.record(image)?.outcome {
-            Outcome::Cropped { .. } => imageio::load_rgb(&self.crop_path(image)).ok(),
+            Outcome::Cropped { .. } => imageio::load_rgb(&self.crop_path(image)).ok().filter(|c| {
+                c.dimensions() == (self.settings().crop.size, self.settings().crop.size)
+            }),
             _ => None,
         }
     }
 
     /// The record of `image` if it is still valid: same file size and modification time,
     /// and for a crop, the PNG still on disk.
-    fn fresh_record(&self, image: &str, stamp: Option<(u64, u64)>) -> Option<&ImageRecord> {
+    fn fresh_record(&self, image: &str, stamp: Option<FileStamp>) -> Option<&ImageRecord> {
         let r = self.index.records.get(image)?;
-        let (size, modified) = stamp?;
         let crop_ok =
             !matches!(r.outcome, Outcome::Cropped { .. }) || self.crop_path(image).is_file();
-        (r.size == size && r.modified == modified && crop_ok).then_some(r)
+        (r.matches(stamp?) && crop_ok).then_some(r)
     }
 
-    /// The record of `image` (relative path), detecting and cropping it first when there
-    /// is none or the file changed. The index is not saved; call [`CropCache::save`].
-    pub fn ensure(&mut self, dataset: &Dataset, image: &str, detector: &Detector) -> &Outcome {
+    /// What `image` (relative path) gives, detecting and cropping it first when it has no
+    /// record or the file changed. A failure that may pass (the file cannot be opened now,
+    /// the crop cannot be written) is returned as an error and not recorded, so the next
+    /// run tries again. The index is not saved; call [`CropCache::save`].
+    pub fn ensure(
+        &mut self,
+        dataset: &Dataset,
+        image: &str,
+        detector: &Detector,
+    ) -> Result<Outcome, String> {
         let path = dataset.image_root.join(image);
         let stamp = file_stamp(&path);
-        if self.fresh_record(image, stamp).is_none() {
-            let settings = self.index.settings;
-            let outcome = process_image(&path, &self.crop_path(image), detector, &settings);
-            let (size, modified) = stamp.unwrap_or((0, 0));
-            self.index.records.insert(
-                image.to_string(),
-                ImageRecord {
-                    size,
-                    modified,
-                    outcome,
-                },
-            );
+        if let Some(r) = self.fresh_record(image, stamp) {
+            return Ok(r.outcome.clone());
         }
-        &self.index.records[image].outcome
+        let settings = self.index.settings;
+        let outcome = process_image(&path, &self.crop_path(image), detector, &settings)?;
+        let stamp = stamp.ok_or_else(|| format!("cannot read {}", path.display()))?;
+        self.record_outcome(image, ImageRecord::new(stamp, outcome.clone()));
+        Ok(outcome)
+    }
+
+    fn record_outcome(&mut self, image: &str, record: ImageRecord) {
+        self.index.records.insert(image.to_string(), record);
+        self.touched.insert(image.to_string());
+    }
+
+    /// Drops the record of `image` (its crop turned out damaged), so it is made again.
+    fn forget(&mut self, image: &str) {
+        self.index.records.remove(image);
     }
 
     /// The images of `dataset` without a record still valid for an unchanged file (with
     /// their size and modification time), and the counts of those that have one.
-    fn work(&self, dataset: &Dataset) -> (Vec<(String, FileStamp)>, Progress) {
+    fn work(&self, dataset: &Dataset) -> (Vec<(String, Option<FileStamp>)>, Progress) {
         let images = dataset.sorted_images();
         let mut progress = Progress {
             total: images.len(),
@@ -264,24 +305,69 @@ impl CropCache {
                     progress.cached += 1;
                     progress.count(&r.outcome);
                 }
-                None => todo.push((rel.clone(), stamp.unwrap_or((0, 0)))),
+                None => todo.push((rel.clone(), stamp)),
             }
         }
         (todo, progress)
     }
 
-    /// Writes the index atomically.
+    /// Writes the index atomically, merged with the one on disk under a lock: records
+    /// another job wrote since this cache was opened are kept, and this job's own records
+    /// win for the images it processed.
     pub fn save(&self) -> Result<(), PreprocessError> {
         std::fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
+        let lock_path = self.dir.join("index.lock");
+        let lock = std::fs::File::create(&lock_path).map_err(io_err(&lock_path))?;
+        lock.lock().map_err(io_err(&lock_path))?;
         let path = self.dir.join(INDEX);
-        let bytes = serde_json::to_vec(&self.index).expect("the index serialises");
+        let mut records = match read_index(&path)? {
+            Some(Ok(disk)) if disk.settings == self.index.settings => disk.records,
+            _ => BTreeMap::new(),
+        };
+        for (image, record) in &self.index.records {
+            if self.touched.contains(image) || !records.contains_key(image) {
+                records.insert(image.clone(), record.clone());
+            }
+        }
+        let merged = IndexFile {
+            settings: self.index.settings,
+            dataset: self.index.dataset.clone(),
+            records,
+        };
+        let bytes = serde_json::to_vec(&merged).map_err(|e| PreprocessError::BadIndex {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
         imageio::write_atomic(&path, &bytes).map_err(io_err(&path))
+        // The lock is released when `lock` is dropped.
     }
 }
 
+/// The index at `path`: none when there is no file, `Err` (why) when it does not parse.
+fn read_index(path: &Path) -> Result<Option<Result<IndexFile, String>>, PreprocessError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(
+            serde_json::from_slice(&bytes).map_err(|e| e.to_string()),
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
+/// What [`crop_images`] made.
+pub struct CroppedImages<'a> {
+    /// The crop of each image that could be read.
+    pub made: HashMap<&'a str, RgbImage>,
+    /// Images centre-cropped for want of a usable face.
+    pub fallbacks: Vec<String>,
+    /// Images that could not be read, and why; left out of `made`.
+    pub unreadable: Vec<(String, String)>,
+}
+
 /// The crop of each of `images` (paths relative to the image root) through `cache`, with a
-/// centre crop for images without a usable face (listed in the second result). The cache's
-/// index is saved at the end, so detections made here are kept.
+/// centre crop for images without a usable face. An image that cannot be read is listed
+/// with its error and the rest go on. The cache's index is saved on the way out (also when
+/// cancelled), so detections made here are kept.
 pub fn crop_images<'a>(
     dataset: &Dataset,
     images: &BTreeSet<&'a str>,
@@ -289,42 +375,93 @@ pub fn crop_images<'a>(
     detector: &Detector,
     cancel: &AtomicBool,
     mut on_image: impl FnMut(usize, usize),
-) -> Result<(HashMap<&'a str, RgbImage>, Vec<String>), PreprocessError> {
-    let settings = *cache.settings();
-    let mut made = HashMap::with_capacity(images.len());
-    let mut fallbacks = Vec::new();
+) -> Result<CroppedImages<'a>, PreprocessError> {
+    let mut out = CroppedImages {
+        made: HashMap::with_capacity(images.len()),
+        fallbacks: Vec::new(),
+        unreadable: Vec::new(),
+    };
+    let mut cancelled = false;
     for (i, &image) in images.iter().enumerate() {
         if cancel.load(Ordering::Relaxed) {
-            return Err(PreprocessError::Cancelled);
+            cancelled = true;
+            break;
         }
-        let crop = match cache.ensure(dataset, image, detector) {
-            Outcome::Cropped { .. } => cache.load_crop(image),
-            _ => None,
-        };
-        let crop = match crop {
-            Some(c) => c,
-            None => {
-                let path = dataset.image_root.join(image);
-                let img = imageio::load_rgb(&path).map_err(|e| PreprocessError::Image {
-                    image: image.to_string(),
-                    message: e.to_string(),
-                })?;
-                fallbacks.push(image.to_string());
-                crop::centre_crop(&img, settings.crop.size, settings.crop.margin)
+        match crop_one(dataset, image, cache, detector) {
+            Ok((crop, fallback)) => {
+                if fallback {
+                    out.fallbacks.push(image.to_string());
+                }
+                out.made.insert(image, crop);
             }
-        };
-        made.insert(image, crop);
+            Err(message) => out.unreadable.push((image.to_string(), message)),
+        }
         on_image(i + 1, images.len());
     }
     cache.save().map_err(|e| PreprocessError::Image {
         image: cache.dir().display().to_string(),
         message: e.to_string(),
     })?;
-    Ok((made, fallbacks))
+    if cancelled {
+        return Err(PreprocessError::Cancelled);
+    }
+    Ok(out)
 }
 
-/// A file's size and modification time (seconds), which invalidate its record.
-type FileStamp = (u64, u64);
+impl CroppedImages<'_> {
+    /// Says on stderr which images were left out (a few named), as the callers go on
+    /// without them.
+    pub fn warn_unreadable(&self) {
+        if let Some((image, why)) = self.unreadable.first() {
+            log::warn!(
+                "{} image(s) could not be read and were left out (the first: {image}: {why})",
+                self.unreadable.len()
+            );
+        }
+    }
+}
+
+/// One image's crop through the cache, and whether it is a centre crop (no usable face).
+/// A cached crop that no longer decodes is made again.
+fn crop_one(
+    dataset: &Dataset,
+    image: &str,
+    cache: &mut CropCache,
+    detector: &Detector,
+) -> Result<(RgbImage, bool), String> {
+    let mut outcome = cache.ensure(dataset, image, detector)?;
+    if matches!(outcome, Outcome::Cropped { .. }) {
+        if let Some(crop) = cache.load_crop(image) {
+            return Ok((crop, false));
+        }
+        log::warn!(
+            "the cached crop {} is damaged; cropping {image} again",
+            cache.crop_path(image).display()
+        );
+        cache.forget(image);
+        outcome = cache.ensure(dataset, image, detector)?;
+        if matches!(outcome, Outcome::Cropped { .. }) {
+            return cache.load_crop(image).map(|c| (c, false)).ok_or_else(|| {
+                format!(
+                    "{}: the crop written cannot be read back",
+                    cache.crop_path(image).display()
+                )
+            });
+        }
+    }
+    let size = cache.settings().crop;
+    let path = dataset.image_root.join(image);
+    let img = imageio::load_rgb(&path).map_err(|e| e.to_string())?;
+    Ok((crop::centre_crop(&img, size.size, size.margin), true))
+}
+
+/// A file's size and modification time, which invalidate what was cached of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStamp {
+    pub size: u64,
+    pub secs: u64,
+    pub nanos: u32,
+}
 
 /// Counts reported while the job runs and at its end.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -361,40 +498,39 @@ fn crop_path_in(dir: &Path, image: &str) -> PathBuf {
     dir.join("crops").join(image).with_extension("png")
 }
 
-fn file_stamp(path: &Path) -> Option<(u64, u64)> {
+/// The stamp of the file at `path`, if it can be read.
+pub fn file_stamp(path: &Path) -> Option<FileStamp> {
     let meta = std::fs::metadata(path).ok()?;
-    let modified = meta
-        .modified()
-        .ok()?
-        .duration_since(UNIX_EPOCH)
-        .ok()?
-        .as_secs();
-    Some((meta.len(), modified))
+    let modified = meta.modified().ok()?.duration_since(UNIX_EPOCH).ok()?;
+    Some(FileStamp {
+        size: meta.len(),
+        secs: modified.as_secs(),
+        nanos: modified.subsec_nanos(),
+    })
 }
 
-/// Detects, crops one image and writes its crop; returns what happened.
+/// Detects, crops one image and writes its crop; returns what happened. What the file's
+/// content decides (not an image, no face) is an outcome to record; a failure that may pass
+/// (the file cannot be opened now, the detector or the crop's write failed) is an error,
+/// not recorded, so the next run tries again.
 pub fn process_image(
     path: &Path,
     crop_path: &Path,
     detector: &Detector,
     settings: &PreprocessSettings,
-) -> Outcome {
+) -> Result<Outcome, String> {
     let img = match imageio::load_rgb(path) {
         Ok(img) => img,
+        Err(e @ imageio::ImageLoadError::Open { .. }) => return Err(e.to_string()),
         Err(e) => {
-            return Outcome::Error {
+            return Ok(Outcome::Error {
                 message: e.to_string(),
-            };
+            });
         }
     };
-    let detection = match detector.detect(&img, &settings.detector) {
-        Ok(d) => d,
-        Err(e) => {
-            return Outcome::Error {
-                message: e.to_string(),
-            };
-        }
-    };
+    let detection = detector
+        .detect(&img, &settings.detector)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     let faces = detection.faces.len();
     let Some(chosen) = crop::pick_face(
         &detection.faces,
@@ -403,25 +539,21 @@ pub fn process_image(
         &settings.crop,
         settings.pick,
     ) else {
-        return Outcome::NoFace { faces };
+        return Ok(Outcome::NoFace { faces });
     };
     let face = &detection.faces[chosen];
     let out = crop::crop_face(&img, face, &settings.crop);
-    let written = crop_path
+    crop_path
         .parent()
         .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|()| imageio::save_png_atomic(&out, crop_path));
-    match written {
-        Ok(()) => Outcome::Cropped {
-            faces,
-            chosen,
-            score: face.score,
-            bbox: face.bbox,
-        },
-        Err(e) => Outcome::Error {
-            message: format!("cannot write {}: {e}", crop_path.display()),
-        },
-    }
+        .and_then(|()| imageio::save_png_atomic(&out, crop_path))
+        .map_err(|e| format!("cannot write {}: {e}", crop_path.display()))?;
+    Ok(Outcome::Cropped {
+        faces,
+        chosen,
+        score: face.score,
+        bbox: face.bbox,
+    })
 }
 
 /// Runs the job over every image of `dataset`, skipping those already recorded for an
@@ -455,7 +587,7 @@ pub fn run(
         .map_or(1, |n| n.get())
         .clamp(1, 4);
     let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
+    let (tx, rx) = mpsc::channel::<(usize, Result<Outcome, String>)>();
     let result = std::thread::scope(|scope| {
         for _ in 0..workers {
             let tx = tx.clone();
@@ -475,17 +607,18 @@ pub fn run(
         }
         drop(tx);
         let mut last_save = Instant::now();
-        for (i, outcome) in rx {
-            progress.count(&outcome);
-            let (rel, (size, modified)) = &todo[i];
-            cache.index.records.insert(
-                rel.clone(),
-                ImageRecord {
-                    size: *size,
-                    modified: *modified,
-                    outcome,
-                },
-            );
+        for (i, processed) in rx {
+            let (rel, stamp) = &todo[i];
+            match (processed, stamp) {
+                (Ok(outcome), Some(stamp)) => {
+                    progress.count(&outcome);
+                    cache.record_outcome(rel, ImageRecord::new(*stamp, outcome));
+                }
+                // Counted, not recorded: the next run tries again.
+                (Ok(_), None) | (Err(_), _) => progress.count(&Outcome::Error {
+                    message: String::new(),
+                }),
+            }
             if last_save.elapsed() > Duration::from_secs(5) {
                 cache.save()?;
                 last_save = Instant::now();
@@ -535,6 +668,7 @@ mod tests {
         let r = ImageRecord {
             size: 10,
             modified: 20,
+            modified_ns: Some(30),
             outcome: Outcome::Cropped {
                 faces: 2,
                 chosen: 1,
@@ -545,5 +679,121 @@ mod tests {
         let text = serde_json::to_string(&r).unwrap();
         assert!(text.contains("\"status\":\"cropped\""), "{text}");
         assert_eq!(serde_json::from_str::<ImageRecord>(&text).unwrap(), r);
+    }
+
+    /// A dataset of two people with two sample photos each, in a temporary folder.
+    fn small_dataset() -> (tempfile::TempDir, Dataset) {
+        let dir = tempfile::tempdir().unwrap();
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample-faces");
+        for person in ["Colin_Powell", "Laura_Bush"] {
+            std::fs::create_dir_all(dir.path().join(person)).unwrap();
+            for n in 1..=2 {
+                let name = format!("{person}/{person}_{n:04}.jpg");
+                std::fs::copy(sample.join(&name), dir.path().join(&name)).unwrap();
+            }
+        }
+        let dataset = Dataset::open(dir.path()).unwrap();
+        (dir, dataset)
+    }
+
+    fn cache_for(root: &Path, dataset: &Dataset) -> CropCache {
+        let settings = PreprocessSettings::default();
+        CropCache::open(
+            &CropCache::dir_for(root, dataset, &settings),
+            dataset,
+            &settings,
+        )
+        .unwrap()
+    }
+
+    fn crop_all<'a>(
+        dataset: &Dataset,
+        images: &BTreeSet<&'a str>,
+        cache: &mut CropCache,
+        detector: &Detector,
+    ) -> CroppedImages<'a> {
+        crop_images(
+            dataset,
+            images,
+            cache,
+            detector,
+            &AtomicBool::new(false),
+            |_, _| {},
+        )
+        .unwrap()
+    }
+
+    /// The crop cache re-crops what it cannot trust, never records a failure that may
+    /// pass, goes on past an unreadable image, and keeps another job's records.
+    #[test]
+    fn the_crop_cache_revalidates_and_merges() {
+        let (data, dataset) = small_dataset();
+        let root = tempfile::tempdir().unwrap();
+        let detector = Detector::new(&burn::tensor::Device::flex()).unwrap();
+        let colin = "Colin_Powell/Colin_Powell_0001.jpg";
+        let laura = "Laura_Bush/Laura_Bush_0001.jpg";
+        let one = BTreeSet::from([colin]);
+
+        // A damaged crop PNG is cropped again, not replaced by a centre crop.
+        let mut cache = cache_for(root.path(), &dataset);
+        let made = crop_all(&dataset, &one, &mut cache, &detector);
+        assert!(made.fallbacks.is_empty());
+        let good = made.made[colin].clone();
+        let png = cache.crop_path(colin);
+        let bytes = std::fs::read(&png).unwrap();
+        std::fs::write(&png, &bytes[..bytes.len() / 2]).unwrap();
+        let mut cache = cache_for(root.path(), &dataset);
+        let made = crop_all(&dataset, &one, &mut cache, &detector);
+        assert!(made.fallbacks.is_empty() && made.unreadable.is_empty());
+        assert_eq!(made.made[colin], good);
+
+        // A crop that cannot be written (its folder is a file) is an error of this run only.
+        let laura_dir = cache.crop_path(laura).parent().unwrap().to_path_buf();
+        std::fs::create_dir_all(laura_dir.parent().unwrap()).unwrap();
+        std::fs::write(&laura_dir, b"in the way").unwrap();
+        let made = crop_all(&dataset, &BTreeSet::from([laura]), &mut cache, &detector);
+        assert_eq!(made.unreadable.len(), 1, "{:?}", made.unreadable);
+        assert!(made.unreadable[0].1.contains("cannot write"));
+        assert!(cache.record(laura).is_none(), "not recorded");
+        std::fs::remove_file(&laura_dir).unwrap();
+        let made = crop_all(&dataset, &BTreeSet::from([laura]), &mut cache, &detector);
+        assert!(made.unreadable.is_empty() && made.made.contains_key(laura));
+
+        // An image that is not one is recorded as such and the others go on; the index is
+        // saved with what was done.
+        let broken = "Laura_Bush/Laura_Bush_0002.jpg";
+        std::fs::write(data.path().join(broken), b"not a photo").unwrap();
+        let colin2 = "Colin_Powell/Colin_Powell_0002.jpg";
+        let mut cache = cache_for(root.path(), &dataset);
+        let made = crop_all(
+            &dataset,
+            &BTreeSet::from([broken, colin2]),
+            &mut cache,
+            &detector,
+        );
+        assert_eq!(made.unreadable.len(), 1);
+        assert!(made.made.contains_key(colin2));
+        let saved = cache_for(root.path(), &dataset);
+        assert!(matches!(
+            saved.record(broken).map(|r| &r.outcome),
+            Some(Outcome::Error { .. })
+        ));
+        assert!(saved.record(colin2).is_some());
+
+        // Two jobs on one cache: each one's records survive the other's save.
+        let fresh = tempfile::tempdir().unwrap();
+        let mut a = cache_for(fresh.path(), &dataset);
+        let mut b = cache_for(fresh.path(), &dataset);
+        crop_all(&dataset, &one, &mut a, &detector);
+        crop_all(&dataset, &BTreeSet::from([laura]), &mut b, &detector);
+        let both = cache_for(fresh.path(), &dataset);
+        assert!(both.record(colin).is_some() && both.record(laura).is_some());
+
+        // A truncated index is started afresh, not a refusal of the whole cache.
+        let index = both.dir().join(INDEX);
+        let text = std::fs::read(&index).unwrap();
+        std::fs::write(&index, &text[..text.len() / 2]).unwrap();
+        let rebuilt = cache_for(fresh.path(), &dataset);
+        assert!(rebuilt.records().is_empty());
     }
 }

@@ -103,19 +103,43 @@ pub fn crops(
     detector: &Detector,
     cancel: &AtomicBool,
     on_image: impl FnMut(usize, usize),
-) -> Result<(TripletArray, Vec<String>), TripletError> {
+) -> Result<TripletCrops, TripletError> {
     let size = cache.settings().crop.size;
     let unique: BTreeSet<&str> = sources
         .iter()
         .flat_map(|s| [s.anchor.as_str(), s.positive.as_str(), s.negative.as_str()])
         .collect();
-    let (made, fallbacks) =
-        preprocess::crop_images(dataset, &unique, cache, detector, cancel, on_image)?;
-    let stacked: Vec<[RgbImage; 3]> = sources
-        .iter()
-        .map(|s| [&s.anchor, &s.positive, &s.negative].map(|p| made[p.as_str()].clone()))
-        .collect();
-    Ok((TripletArray::from_crops(&stacked, size), fallbacks))
+    let cropped = preprocess::crop_images(dataset, &unique, cache, detector, cancel, on_image)?;
+    cropped.warn_unreadable();
+    // A triplet with an unreadable image is left out.
+    let mut kept = Vec::with_capacity(sources.len());
+    let mut stacked: Vec<[RgbImage; 3]> = Vec::with_capacity(sources.len());
+    for s in sources {
+        let crop = |p: &String| cropped.made.get(p.as_str()).cloned();
+        if let (Some(a), Some(p), Some(n)) = (crop(&s.anchor), crop(&s.positive), crop(&s.negative))
+        {
+            stacked.push([a, p, n]);
+            kept.push(s.clone());
+        }
+    }
+    if stacked.is_empty() {
+        return Err(TripletError::TooFew(
+            "no triplet has three readable images".into(),
+        ));
+    }
+    Ok(TripletCrops {
+        array: TripletArray::from_crops(&stacked, size),
+        fallbacks: cropped.fallbacks,
+        sources: kept,
+    })
+}
+
+/// What [`crops`] made: the array, the images centre-cropped for want of a face, and the
+/// triplets it holds (those whose three images could be read), in its row order.
+pub struct TripletCrops {
+    pub array: TripletArray,
+    pub fallbacks: Vec<String>,
+    pub sources: Vec<TripletSource>,
 }
 
 /// The JSON sidecar written next to a triplet `.npy` (same name, `.json`).

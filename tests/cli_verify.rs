@@ -222,3 +222,84 @@ fn the_default_model_tells_unseen_people_apart() {
         assert_eq!(out["same"], *same, "{a} vs {b}: {out}");
     }
 }
+
+/// `eval`'s embedding cache answers only for what it was computed from: a replaced image is
+/// embedded again, a model.json changed in a way that changes embeddings gets its own cache,
+/// and a cached run reports the same centre-cropped images as the run that made them.
+#[test]
+fn the_eval_cache_follows_images_models_and_fallbacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = train_model(dir.path());
+    // A copy of the sample to change.
+    let data = dir.path().join("data");
+    for person in std::fs::read_dir(sample()).unwrap() {
+        let person = person.unwrap().path();
+        if !person.is_dir() {
+            continue;
+        }
+        let to = data.join(person.file_name().unwrap());
+        std::fs::create_dir_all(&to).unwrap();
+        for image in std::fs::read_dir(&person).unwrap() {
+            let image = image.unwrap().path();
+            std::fs::copy(&image, to.join(image.file_name().unwrap())).unwrap();
+        }
+    }
+    let pairs = dir.path().join("pairs.txt");
+    std::fs::write(
+        &pairs,
+        "2\nHugo_Chavez\t2\t4\nSerena_Williams\t1\t2\n\
+         Colin_Powell\t1\tLaura_Bush\t2\nHugo_Chavez\t1\tSerena_Williams\t3\n",
+    )
+    .unwrap();
+    let eval = |model: &Path, cache: &str| {
+        json(&run(&[
+            "eval",
+            "--data",
+            data.to_str().unwrap(),
+            "--pairs",
+            pairs.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--cache",
+            dir.path().join(cache).to_str().unwrap(),
+            "--json",
+        ]))
+    };
+    let first = eval(&model, "cache");
+    assert_eq!(
+        first,
+        eval(&model, "cache"),
+        "a cached run gives the same figures"
+    );
+    // Hugo Chavez's 4th photo becomes Serena Williams's 1st: the cached run must see it and
+    // agree with a run on an empty cache.
+    let hugo = data.join("Hugo_Chavez/Hugo_Chavez_0004.jpg");
+    std::fs::copy(data.join("Serena_Williams/Serena_Williams_0001.jpg"), &hugo).unwrap();
+    let replaced = eval(&model, "cache");
+    assert_eq!(replaced, eval(&model, "fresh-cache"));
+    assert_ne!(replaced["auc"], first["auc"], "{first} {replaced}");
+    // A photo without a face is centre-cropped, and a cached run still says so.
+    let blank = image::RgbImage::from_pixel(250, 250, image::Rgb([120, 120, 120]));
+    blank
+        .save_with_format(
+            data.join("Serena_Williams/Serena_Williams_0002.jpg"),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    let with_blank = eval(&model, "cache");
+    assert_eq!(with_blank["fallback_crops"], 1, "{with_blank}");
+    assert_eq!(eval(&model, "cache")["fallback_crops"], 1);
+    // The same weights with another model.json (no flip averaging) are another model.
+    let copy = dir.path().join("model-copy");
+    std::fs::create_dir_all(&copy).unwrap();
+    std::fs::copy(model.join("model.bpk"), copy.join("model.bpk")).unwrap();
+    let mut meta = common::model_json(&model);
+    meta["flip_average"] = serde_json::json!(!meta["flip_average"].as_bool().unwrap());
+    std::fs::write(copy.join("model.json"), meta.to_string()).unwrap();
+    let flipped = eval(&copy, "cache");
+    assert_eq!(flipped, eval(&copy, "fresh-cache-2"));
+    let caches = std::fs::read_dir(dir.path().join("cache/embeddings"))
+        .unwrap()
+        .count();
+    assert_eq!(caches, 2, "one embedding cache per model.json");
+}

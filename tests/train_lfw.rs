@@ -32,8 +32,9 @@ fn small_cnn_learns_on_real_lfw_crops() {
     let detector = Detector::new(&device).unwrap();
     let cancel = AtomicBool::new(false);
     let sources = triplets::draw(&ds, &ds.dev_split().unwrap().train, 320, 7).unwrap();
-    let (array, _) =
-        triplets::crops(&ds, &sources, &mut cache, &detector, &cancel, |_, _| {}).unwrap();
+    let array = triplets::crops(&ds, &sources, &mut cache, &detector, &cancel, |_, _| {})
+        .unwrap()
+        .array;
     let val = ValidationSet::from_pair_list(
         &ds,
         "pairsDevTrain",

@@ -48,27 +48,36 @@ pub fn identity_pool(
         )));
     }
     let unique: BTreeSet<&str> = people.iter().flatten().map(String::as_str).collect();
-    let (mut made, fallbacks) =
-        preprocess::crop_images(dataset, &unique, cache, detector, cancel, on_image)?;
-    // Each image belongs to one person, so crops are numbered in person order.
+    let mut cropped = preprocess::crop_images(dataset, &unique, cache, detector, cancel, on_image)?;
+    cropped.warn_unreadable();
+    // Each image belongs to one person, so crops are numbered in person order; an
+    // unreadable image is left out, and so is a person left with fewer than two.
     let mut crops = Vec::with_capacity(unique.len());
-    let people = people
-        .iter()
-        .map(|images| {
-            images
-                .iter()
-                .map(|i| {
-                    crops.push(made.remove(i.as_str()).expect("every image was cropped"));
-                    crops.len() - 1
-                })
-                .collect()
-        })
-        .collect();
+    let mut kept_names = Vec::with_capacity(names.len());
+    let mut kept = Vec::with_capacity(people.len());
+    for (name, images) in names.into_iter().zip(&people) {
+        let own: Vec<RgbImage> = images
+            .iter()
+            .filter_map(|i| cropped.made.remove(i.as_str()))
+            .collect();
+        if own.len() < 2 {
+            continue;
+        }
+        kept.push((crops.len()..crops.len() + own.len()).collect());
+        crops.extend(own);
+        kept_names.push(name);
+    }
+    if kept.len() < 2 {
+        return Err(TripletError::TooFew(format!(
+            "{} training identities with two or more readable images; mining needs at least 2",
+            kept.len()
+        )));
+    }
     Ok(IdentityPool {
         crops,
-        people,
-        names,
-        fallbacks: fallbacks.len(),
+        people: kept,
+        names: kept_names,
+        fallbacks: cropped.fallbacks.len(),
     })
 }
 

@@ -107,15 +107,18 @@ impl ValidationSet {
             .iter()
             .flat_map(|(a, b, _)| [a.as_str(), b.as_str()])
             .collect();
-        let (made, fallbacks) =
-            preprocess::crop_images(dataset, &unique, cache, detector, cancel, on_image)?;
-        let order: Vec<&str> = unique.iter().copied().collect();
-        let index = |s: &str| order.binary_search(&s).expect("every image was cropped");
+        let cropped = preprocess::crop_images(dataset, &unique, cache, detector, cancel, on_image)?;
+        cropped.warn_unreadable();
+        // Pairs with an unreadable image are left out.
+        let mut order: Vec<&str> = cropped.made.keys().copied().collect();
+        order.sort_unstable();
+        let index = |s: &str| order.binary_search(&s).ok();
         let pairs = chosen
             .iter()
-            .map(|(a, b, same)| (index(a), index(b), *same))
+            .filter_map(|(a, b, same)| Some((index(a)?, index(b)?, *same)))
             .collect();
-        let crops = order.iter().map(|s| made[s].clone()).collect();
+        let crops = order.iter().map(|s| cropped.made[s].clone()).collect();
+        let fallbacks = cropped.fallbacks;
         Ok(ValidationSet {
             name: format!(
                 "{list}{}: {matched} matched + {mismatched} mismatched pairs",

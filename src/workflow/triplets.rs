@@ -64,7 +64,7 @@ fn generate(
         &plan.crops,
     )?;
     let detector = Detector::new(device)?;
-    let (array, fallbacks) = triplets::crops(
+    let made = triplets::crops(
         &dataset,
         &sources,
         &mut cache,
@@ -82,8 +82,11 @@ fn generate(
         dataset: dataset.root.clone(),
         seed: plan.seed,
         crops: RecordedCrops::Settings(plan.crops),
-        fallback_crops: fallbacks,
-        triplets: sources,
+        fallback_crops: made.fallbacks,
+        triplets: made.sources,
     };
-    Ok(Generated { array, sidecar })
+    Ok(Generated {
+        array: made.array,
+        sidecar,
+    })
 }
