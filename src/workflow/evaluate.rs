@@ -82,14 +82,10 @@ pub fn pair_list(dataset: &Dataset, pairs: &str) -> Result<PairList, WorkflowErr
     Ok(PairList::load(path)?.0)
 }
 
-fn evaluate_plan(
-    plan: &EvalPlan,
-    device: &Device,
-    cancel: &AtomicBool,
-    report: &mut impl FnMut(Report<'_>),
-) -> Result<Evaluation, WorkflowError> {
-    let dataset = Dataset::open(&plan.dataset)?;
-    let list = pair_list(&dataset, &plan.pairs)?;
+/// The plan's pair list, sampled as asked, once its folds can serve the k-fold protocol
+/// when that is asked for.
+fn pairs_to_score(plan: &EvalPlan, dataset: &Dataset) -> Result<PairList, WorkflowError> {
+    let list = pair_list(dataset, &plan.pairs)?;
     if let Some(k) = plan.folds.filter(|k| *k != list.folds) {
         return Err(WorkflowError::Plan(format!(
             "{} has {} fold(s), not {k}",
@@ -100,9 +96,20 @@ fn evaluate_plan(
         Some(n) => evaluate::sample(&list, n),
         None => list,
     };
-    if let Some(problem) = plan.folds.and_then(|_| evaluate::folds_problem(&list)) {
-        return Err(WorkflowError::Plan(problem));
+    match plan.folds.and_then(|_| evaluate::folds_problem(&list)) {
+        Some(problem) => Err(WorkflowError::Plan(problem)),
+        None => Ok(list),
     }
+}
+
+fn evaluate_plan(
+    plan: &EvalPlan,
+    device: &Device,
+    cancel: &AtomicBool,
+    report: &mut impl FnMut(Report<'_>),
+) -> Result<Evaluation, WorkflowError> {
+    let dataset = Dataset::open(&plan.dataset)?;
+    let list = pairs_to_score(plan, &dataset)?;
     let mut score = |verifier: &Verifier, list: &PairList| {
         evaluate::score_pairs(
             &dataset,
