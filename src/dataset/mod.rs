@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 
 pub use layout::Layout;
 pub(crate) use layout::is_image_file;
-pub use pairs::{ImageRef, Pair, PairList};
-pub use people::PeopleList;
+pub use pairs::{ImageRef, Pair, PairList, parse_csv, parse_txt};
+pub use people::{PeopleList, parse_people_csv, parse_people_txt};
 pub use summary::{DatasetSummary, ListSummary};
 
 /// Image file extensions the scanner accepts (lower case).
