@@ -192,6 +192,18 @@ fn resume_latest_alone_continues_a_mining_run() {
             .unwrap()
             .contains("online semi-hard mining")
     );
+    // Data arguments given again (even another kind) are not used, and the note says so.
+    let o = run(&[
+        "train",
+        "--resume",
+        "latest",
+        "--out",
+        model.to_str().unwrap(),
+        "--triplets",
+        "elsewhere.npy",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("are not used"));
 }
 
 /// A checkpoint that cannot be written (here: a file-size limit standing in for a full

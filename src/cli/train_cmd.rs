@@ -237,9 +237,18 @@ impl TrainArgs {
             resume.clone()
         };
         // Only checkpoints of older versions need the arguments.
-        let (mut plan, note) = TrainPlan::resumed(&path, self.epochs, || self.plan().ok())?;
+        let mut asked = false;
+        let (mut plan, note) = TrainPlan::resumed(&path, self.epochs, || {
+            asked = true;
+            self.plan().ok()
+        })?;
         if let Some(note) = note {
             eprintln!("note: {note}");
+        }
+        if !asked && (self.triplets.is_some() || self.mine || self.data.is_some()) {
+            eprintln!(
+                "note: a resumed run trains on the data of its checkpoint; --triplets, --mine and --data given now are not used"
+            );
         }
         plan.max_steps = self.max_steps;
         Ok(plan)
