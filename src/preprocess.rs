@@ -75,9 +75,16 @@ pub struct ImageRecord {
     /// Absent in records of older versions, which are compared to the second.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modified_ns: Option<u32>,
+    /// The detection rules the record was made with ([`RECORD_VERSION`]; 0 when absent).
+    #[serde(default)]
+    pub version: u32,
     #[serde(flatten)]
     pub outcome: Outcome,
 }
+
+/// Version 1 looks for faces on a padded canvas when the photo shows none as it is, or cuts
+/// one ([`Detector::detect_or_pad`]): records of version 0 are made again.
+pub const RECORD_VERSION: u32 = 1;
 
 impl ImageRecord {
     fn new(stamp: FileStamp, outcome: Outcome) -> ImageRecord {
@@ -85,15 +92,18 @@ impl ImageRecord {
             size: stamp.size,
             modified: stamp.secs,
             modified_ns: Some(stamp.nanos),
+            version: RECORD_VERSION,
             outcome,
         }
     }
 
     /// Whether the record was made from the file as it is now.
     fn matches(&self, stamp: FileStamp) -> bool {
+        let outdated = self.version < RECORD_VERSION;
         self.size == stamp.size
             && self.modified == stamp.secs
             && self.modified_ns.is_none_or(|ns| ns == stamp.nanos)
+            && !outdated
     }
 }
 
@@ -529,7 +539,7 @@ pub fn process_image(
         }
     };
     let detection = detector
-        .detect(&img, &settings.detector)
+        .detect_or_pad(&img, &settings.detector, |f| settings.crop.accepts(f))
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let faces = detection.faces.len();
     let Some(chosen) = crop::pick_face(
@@ -669,6 +679,7 @@ mod tests {
             size: 10,
             modified: 20,
             modified_ns: Some(30),
+            version: RECORD_VERSION,
             outcome: Outcome::Cropped {
                 faces: 2,
                 chosen: 1,
@@ -679,6 +690,20 @@ mod tests {
         let text = serde_json::to_string(&r).unwrap();
         assert!(text.contains("\"status\":\"cropped\""), "{text}");
         assert_eq!(serde_json::from_str::<ImageRecord>(&text).unwrap(), r);
+        // A record of an older version (no nanoseconds, no version: other detection rules)
+        // is made again.
+        let stamp = FileStamp {
+            size: 10,
+            secs: 20,
+            nanos: 7,
+        };
+        let old = r#"{"size":10,"modified":20,"status":"no_face","faces":0}"#;
+        assert!(
+            !serde_json::from_str::<ImageRecord>(old)
+                .unwrap()
+                .matches(stamp)
+        );
+        assert!(ImageRecord::new(stamp, Outcome::NoFace { faces: 0 }).matches(stamp));
     }
 
     /// A dataset of two people with two sample photos each, in a temporary folder.

@@ -44,6 +44,8 @@ pub struct FaceCrop {
     /// How many faces passed the filters (the largest is used).
     pub faces_found: usize,
     pub crop: RgbImage,
+    /// The photo is cropped close to the face: it was found on a padded canvas.
+    pub close_crop: bool,
 }
 
 /// A loaded model with the detector and crop settings that go with it.
@@ -86,22 +88,30 @@ impl Verifier {
         self.meta.threshold.unwrap_or(FALLBACK_THRESHOLD)
     }
 
-    /// Every face in `img` that passes the crop filters, largest first.
+    /// Every face in `img` that passes the crop filters, largest first (found on a padded
+    /// canvas when the photo is cropped close to the face: [`Detector::detect_or_pad`]).
     pub fn faces(&self, img: &RgbImage) -> Result<Vec<Face>, VerifyError> {
-        let detection = self.detector.detect(img, &DetectorConfig::default())?;
+        Ok(self.detect(img)?.0)
+    }
+
+    /// [`Verifier::faces`], and whether they were found on a padded canvas.
+    pub fn detect(&self, img: &RgbImage) -> Result<(Vec<Face>, bool), VerifyError> {
+        let detection = self
+            .detector
+            .detect_or_pad(img, &DetectorConfig::default(), |f| self.crop.accepts(f))?;
         let mut faces: Vec<Face> = detection
             .faces
             .into_iter()
             .filter(|f| self.crop.accepts(f))
             .collect();
         faces.sort_by(|a, b| (b.width() * b.height()).total_cmp(&(a.width() * a.height())));
-        Ok(faces)
+        Ok((faces, detection.padded))
     }
 
     /// The largest face of `img`, cropped for the model; `name` labels the error.
     pub fn face(&self, img: &RgbImage, name: &str) -> Result<FaceCrop, VerifyError> {
         // `faces` is already filtered and sorted largest first.
-        let faces = self.faces(img)?;
+        let (faces, padded) = self.detect(img)?;
         let face = faces
             .first()
             .ok_or_else(|| VerifyError::NoFace(name.to_string()))?;
@@ -109,6 +119,7 @@ impl Verifier {
             crop: crop::crop_face(img, face, &self.crop),
             face: face.clone(),
             faces_found: faces.len(),
+            close_crop: padded,
         })
     }
 

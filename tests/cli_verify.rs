@@ -303,3 +303,34 @@ fn the_eval_cache_follows_images_models_and_fallbacks() {
         .count();
     assert_eq!(caches, 2, "one embedding cache per model.json");
 }
+
+/// A photo cropped inside the face (forehead and chin cut by the frame) gets a verdict with
+/// the shipped model, and the output says it is a close crop; a photo with no face still
+/// says there is none.
+#[test]
+fn a_photo_cropped_close_to_the_face_gets_a_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = siamese_face::imageio::load_rgb(Path::new(&photo("Laura_Bush", 1))).unwrap();
+    // The inner 80 % of Laura Bush's face box, scaled to 150 px.
+    let inner = image::imageops::crop_imm(&whole, 89, 78, 78, 99).to_image();
+    let close = dir.path().join("close.jpg");
+    image::imageops::resize(&inner, 150, 150, image::imageops::FilterType::Triangle)
+        .save(&close)
+        .unwrap();
+    let out = json(&run(&[
+        "compare",
+        close.to_str().unwrap(),
+        &photo("Laura_Bush", 3),
+        "--json",
+    ]));
+    assert_eq!(out["faces"][0]["close_crop"], true, "{out}");
+    assert_eq!(out["faces"][1]["close_crop"], false, "{out}");
+    assert!(out["similarity"].as_f64().unwrap() > 0.5, "{out}");
+    let blank = dir.path().join("blank.jpg");
+    image::RgbImage::from_pixel(150, 150, image::Rgb([128, 120, 110]))
+        .save(&blank)
+        .unwrap();
+    let o = run(&["compare", blank.to_str().unwrap(), &photo("Laura_Bush", 3)]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no face"));
+}

@@ -57,6 +57,8 @@ struct Line<'a> {
     width: u32,
     height: u32,
     faces: &'a [Face],
+    /// Found with a border added: the photo is cropped close to the face.
+    close_crop: bool,
 }
 
 /// A detector on the requested backend (wgpu on a hardware GPU, else the CPU).
@@ -75,7 +77,7 @@ pub fn run(args: DetectArgs, request: BackendRequest) -> anyhow::Result<ExitCode
         let shown = path.display().to_string();
         let result = imageio::load_rgb(path)
             .map_err(anyhow::Error::from)
-            .and_then(|img| Ok(detector.detect(&img, &cfg)?));
+            .and_then(|img| Ok(detector.detect_or_pad(&img, &cfg, |_| true)?));
         let mut out = stdout.lock();
         match result {
             Ok(d) => {
@@ -85,6 +87,7 @@ pub fn run(args: DetectArgs, request: BackendRequest) -> anyhow::Result<ExitCode
                         width: d.width,
                         height: d.height,
                         faces: &d.faces,
+                        close_crop: d.padded,
                     };
                     writeln!(out, "{}", serde_json::to_string(&line)?)?;
                 } else {

@@ -57,7 +57,7 @@ pub fn compare(args: CompareArgs, request: BackendRequest) -> anyhow::Result<Exi
     let v = workflow::verify::verdict(&a, 0, &b, 0, threshold)
         .ok_or_else(|| anyhow::anyhow!("no embedding was made"))?;
     if args.json {
-        let face = |p: &PhotoFaces| serde_json::json!({"path": p.path, "box": p.faces[0].bbox, "score": p.faces[0].score, "faces_found": p.faces.len()});
+        let face = |p: &PhotoFaces| serde_json::json!({"path": p.path, "box": p.faces[0].bbox, "score": p.faces[0].score, "faces_found": p.faces.len(), "close_crop": p.close_crop});
         let out = serde_json::json!({
             "similarity": v.similarity,
             "threshold": v.threshold,
@@ -72,6 +72,12 @@ pub fn compare(args: CompareArgs, request: BackendRequest) -> anyhow::Result<Exi
                 "note: {} has {} faces; the largest is used",
                 p.path.display(),
                 p.faces.len()
+            );
+        }
+        for p in [&a, &b].into_iter().filter(|p| p.close_crop) {
+            eprintln!(
+                "note: {} is cropped close to the face; it was found with a border added around the photo",
+                p.path.display()
             );
         }
         println!(

@@ -134,3 +134,59 @@ fn layer_times() {
         read(nets.pnet.forward(xp.clone()).1).unwrap()
     });
 }
+
+/// A photo cut inside the face's box (forehead and chin outside the frame, as an avatar or
+/// an editor's crop) has no face MTCNN accepts as it is; on a black border it has one, which
+/// comes back in the photo's coordinates. A photo without a face still has none.
+#[test]
+fn a_photo_cropped_inside_the_face_is_found_on_a_padded_canvas() {
+    let detector = Detector::new(&Device::flex()).unwrap();
+    let cfg = DetectorConfig::default();
+    let accepts = |f: &Face| f.score >= 0.9;
+    let photo = crate::imageio::load_rgb(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("assets/sample-faces/Laura_Bush/Laura_Bush_0001.jpg"),
+    )
+    .unwrap();
+    // Laura Bush's box is about (79, 66)-(176, 190): keep its inner 80 %, scaled to 150 px.
+    let inner = image::imageops::crop_imm(&photo, 89, 78, 78, 99).to_image();
+    let close = image::imageops::resize(&inner, 150, 150, image::imageops::FilterType::Triangle);
+    assert!(detector.detect(&close, &cfg).unwrap().faces.is_empty());
+    let d = detector.detect_or_pad(&close, &cfg, accepts).unwrap();
+    assert!(d.padded && d.faces.len() == 1, "{d:?}");
+    assert_eq!((d.width, d.height), (150, 150));
+    let [x0, y0, x1, y1] = d.faces[0].bbox;
+    let (cx, cy) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0);
+    assert!(
+        (50.0..100.0).contains(&cx) && (40.0..110.0).contains(&cy),
+        "{:?}",
+        d.faces[0]
+    );
+    // The eyes are in the upper half of the photo, left eye on the left.
+    let [le, re, ..] = d.faces[0].landmarks;
+    assert!(
+        le[0] < re[0] && le[1] < 75.0 && re[1] < 75.0,
+        "{:?}",
+        d.faces[0]
+    );
+    // Cut above the eyebrows (LFW's box squared, its top 15 % off): a face is found as it
+    // is, but running out of the frame; with the border its eyes land where they are, at
+    // y = (112 - 85) / 105 * 150 = 39 px.
+    let cut = image::imageops::crop_imm(&photo, 75, 85, 105, 105).to_image();
+    let cut = image::imageops::resize(&cut, 150, 150, image::imageops::FilterType::Triangle);
+    let d = detector.detect_or_pad(&cut, &cfg, accepts).unwrap();
+    assert!(d.padded, "{d:?}");
+    let [le, re, ..] = d.faces[0].landmarks;
+    assert!(
+        (le[1] - 39.0).abs() < 8.0 && (re[1] - 39.0).abs() < 8.0,
+        "{:?}",
+        d.faces[0]
+    );
+    // A face the photo shows as it is is not looked for again.
+    let d = detector.detect_or_pad(&photo, &cfg, accepts).unwrap();
+    assert!(!d.padded && !d.faces.is_empty());
+    // No face: none, also with the border.
+    let grey = RgbImage::from_pixel(150, 150, image::Rgb([128, 120, 110]));
+    let d = detector.detect_or_pad(&grey, &cfg, accepts).unwrap();
+    assert!(!d.padded && d.faces.is_empty());
+}

@@ -27,6 +27,8 @@ pub struct PhotoFaces {
     pub faces: Vec<Face>,
     pub crops: Vec<RgbImage>,
     pub embeddings: Vec<Vec<f32>>,
+    /// The photo is cropped close to the face (found on a padded canvas).
+    pub close_crop: bool,
 }
 
 /// Reads `path` and detects, cuts and embeds its faces for `verifier`'s model; a photo
@@ -37,7 +39,7 @@ pub fn photo_faces(
     which: Faces,
 ) -> Result<PhotoFaces, WorkflowError> {
     let image = imageio::load_rgb(path)?;
-    let faces = verifier.faces(&image)?;
+    let (faces, close_crop) = verifier.detect(&image)?;
     if faces.is_empty() {
         return Err(VerifyError::NoFace(path.display().to_string()).into());
     }
@@ -56,6 +58,7 @@ pub fn photo_faces(
         faces,
         crops,
         embeddings,
+        close_crop,
     })
 }
 
