@@ -3,7 +3,7 @@
 //! loading live here, outside the trainer, so verification, evaluation and the app read a
 //! model without knowing how it was trained.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::tensor::Device;
@@ -180,11 +180,80 @@ pub fn model_id(dir: &Path) -> Result<String, ModelError> {
     Ok(format!("{}-{:032x}", meta.backbone, hasher.digest128()))
 }
 
-/// Stores `threshold` as the model's verification threshold (model.json, atomically).
-pub fn set_threshold(dir: &Path, threshold: f32) -> Result<(), ModelError> {
+/// Stores `threshold` (or none) as the model's verification threshold (model.json,
+/// atomically). A model shipped with the program ([`is_shipped`]) is not written: the change
+/// goes into the user's copy of it ([`user_copy_dir`], made on first use), which is then the
+/// model to use.
+pub fn set_threshold(dir: &Path, threshold: Option<f32>) -> Result<ThresholdSaved, ModelError> {
+    set_threshold_with_copies(dir, threshold, &user_models_root())
+}
+
+/// [`set_threshold`] with the user copies under `copies`.
+fn set_threshold_with_copies(
+    dir: &Path,
+    threshold: Option<f32>,
+    copies: &Path,
+) -> Result<ThresholdSaved, ModelError> {
     let mut meta = read_meta(dir)?;
-    meta.threshold = Some(threshold);
-    write_meta(dir, &meta)
+    let previous = meta.threshold;
+    meta.threshold = threshold;
+    check(&meta).map_err(|m| error(dir, m))?;
+    let target = if is_shipped(dir) {
+        let copy = copies.join(dir.file_name().unwrap_or_default());
+        if !copy.join("model.bpk").is_file() {
+            std::fs::create_dir_all(&copy).map_err(|e| error(&copy, e))?;
+            let bytes = std::fs::read(dir.join("model.bpk"))
+                .map_err(|e| error(dir, format!("model.bpk: {e}")))?;
+            crate::imageio::write_atomic(&copy.join("model.bpk"), &bytes)
+                .map_err(|e| error(&copy, e))?;
+        }
+        copy
+    } else {
+        dir.to_path_buf()
+    };
+    write_meta(&target, &meta)?;
+    Ok(ThresholdSaved {
+        dir: target,
+        previous,
+    })
+}
+
+/// Where [`set_threshold`] wrote, and the threshold the model had before (to undo).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThresholdSaved {
+    /// The model folder written: the one given, or the user copy of a shipped model.
+    pub dir: PathBuf,
+    pub previous: Option<f32>,
+}
+
+/// Whether `dir` is one of the models shipped in the program's `weights/` folder, which
+/// are never written (an update would overwrite the user's change, and a read-only
+/// install could not take it).
+pub fn is_shipped(dir: &Path) -> bool {
+    let weights = Path::new(env!("CARGO_MANIFEST_DIR")).join("weights");
+    match (dir.canonicalize(), weights.canonicalize()) {
+        (Ok(dir), Ok(weights)) => dir.starts_with(weights),
+        _ => false,
+    }
+}
+
+/// The user's own copy of a shipped model: `<user models>/<its folder name>`.
+pub fn user_copy_dir(shipped: &Path) -> PathBuf {
+    user_models_root().join(shipped.file_name().unwrap_or_default())
+}
+
+/// Where the user's copies of shipped models go: `$SIAMESE_FACE_MODELS`, else the XDG data
+/// folder (`~/.local/share/siamese-face/models`).
+fn user_models_root() -> PathBuf {
+    std::env::var_os("SIAMESE_FACE_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::var_os("XDG_DATA_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+                .unwrap_or_else(std::env::temp_dir)
+                .join("siamese-face/models")
+        })
 }
 
 #[cfg(test)]
@@ -225,5 +294,32 @@ mod tests {
             let e = read_edited(edit).unwrap_or_else(|| panic!("{field} accepted"));
             assert!(e.contains(field), "{field}: {e}");
         }
+    }
+
+    #[test]
+    fn a_shipped_model_is_never_written_its_user_copy_is() {
+        let shipped = crate::verify::default_model_dir();
+        assert!(is_shipped(&shipped));
+        let before = std::fs::read(shipped.join("model.json")).unwrap();
+        let copies = tempfile::tempdir().unwrap();
+        let saved = set_threshold_with_copies(&shipped, Some(0.93), copies.path()).unwrap();
+        assert_eq!(saved.dir, copies.path().join("default-model"));
+        assert_eq!(saved.previous, read_meta(&shipped).unwrap().threshold);
+        assert_eq!(std::fs::read(shipped.join("model.json")).unwrap(), before);
+        assert_eq!(read_meta(&saved.dir).unwrap().threshold, Some(0.93));
+        assert_eq!(
+            std::fs::read(saved.dir.join("model.bpk")).unwrap(),
+            std::fs::read(shipped.join("model.bpk")).unwrap()
+        );
+        // The copy is an ordinary model: written in place, and undone.
+        let again = set_threshold_with_copies(&saved.dir, None, copies.path()).unwrap();
+        assert_eq!(
+            (again.dir.clone(), again.previous),
+            (saved.dir.clone(), Some(0.93))
+        );
+        assert_eq!(read_meta(&saved.dir).unwrap().threshold, None);
+        assert!(!is_shipped(&saved.dir));
+        // A threshold that is not a cosine is refused before anything is written.
+        assert!(set_threshold_with_copies(&saved.dir, Some(2.0), copies.path()).is_err());
     }
 }

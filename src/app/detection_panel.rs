@@ -118,8 +118,10 @@ fn handle(detector: &mut Option<Detector>, req: Request) -> Reply {
         }
         let det = detector.as_ref().expect("just created");
         let start = Instant::now();
+        // As everywhere else: a photo cropped close to the face is looked at again with a
+        // border, so the boxes and landmarks shown are the ones the crops are cut from.
         let detection = det
-            .detect(&image, &req.detector)
+            .detect_or_pad(&image, &req.detector, |f| req.crop.accepts(f))
             .map_err(|e| e.to_string())?;
         let elapsed = start.elapsed();
         let crops = detection
@@ -412,12 +414,17 @@ impl DetectionPanel {
                 ui.label("Detecting…");
             } else if let (Some(r), Some(s)) = (&self.result, &self.shown) {
                 ui.label(format!(
-                    "{}  {}x{}  {} face(s) in {:.0} ms",
+                    "{}  {}x{}  {} face(s) in {:.0} ms{}",
                     file_name(&s.path),
                     s.image.width(),
                     s.image.height(),
                     r.detection.faces.len(),
-                    r.elapsed.as_secs_f64() * 1e3
+                    r.elapsed.as_secs_f64() * 1e3,
+                    if r.detection.padded {
+                        "  (cropped close to the face: found with a border added)"
+                    } else {
+                        ""
+                    }
                 ))
                 .on_hover_text(s.path.display().to_string());
             }

@@ -46,6 +46,12 @@ pub struct EvaluatePanel {
     message: Option<String>,
     thumbs: Option<Thumbnails>,
     cache_root: PathBuf,
+    /// "Use this threshold" was clicked: the threshold waiting for Save or Cancel.
+    confirm: Option<f32>,
+    /// The last threshold saved: where, and the value it replaced (for Undo).
+    undo: Option<model::ThresholdSaved>,
+    /// A model the app should switch to (the user copy a shipped model's threshold went to).
+    switch_to: Option<PathBuf>,
 }
 
 impl EvaluatePanel {
@@ -59,6 +65,9 @@ impl EvaluatePanel {
             message: None,
             thumbs: None,
             cache_root: siamese_face::preprocess::default_cache_root(),
+            confirm: None,
+            undo: None,
+            switch_to: None,
         }
     }
 
@@ -272,21 +281,81 @@ impl EvaluatePanel {
             ));
             if ui
                 .button("Use this threshold")
-                .on_hover_text("Save it into the model's model.json")
+                .on_hover_text(
+                    "Make it the model's threshold (its model.json). A model shipped with \
+                     the app is never changed: a copy of it in your data folder gets it.",
+                )
                 .clicked()
             {
-                match model::set_threshold(&r.model_dir, self.threshold) {
-                    Ok(()) => {
-                        self.message = Some(format!(
-                            "saved threshold {:.3} into {}",
-                            self.threshold,
-                            r.model_dir.join("model.json").display()
-                        ))
-                    }
-                    Err(e) => self.error = Some(e.to_string()),
-                }
+                self.confirm = Some(self.threshold);
             }
         });
+        self.confirm_ui(ui);
+    }
+
+    /// The Save / Cancel question after "Use this threshold", and Undo after a save.
+    fn confirm_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(r) = &self.result else { return };
+        let dir = r.model_dir.clone();
+        if let Some(t) = self.confirm {
+            let now = model::read_meta(&dir).ok().and_then(|m| m.threshold);
+            let into = if model::is_shipped(&dir) {
+                format!(
+                    "your copy of the shipped model ({})",
+                    model::user_copy_dir(&dir).display()
+                )
+            } else {
+                dir.display().to_string()
+            };
+            ui.horizontal_wrapped(|ui| {
+                ui.label(format!(
+                    "Save threshold {t:.4} into {into}? It is now {}.",
+                    now.map_or("not set".to_owned(), |v| format!("{v:.4}"))
+                ));
+                if ui.button("Save").clicked() {
+                    self.confirm = None;
+                    self.save_threshold(&dir, Some(t));
+                }
+                if ui.button("Cancel").clicked() {
+                    self.confirm = None;
+                }
+            });
+        } else if let Some(saved) = self.undo.clone()
+            && ui
+                .button("Undo")
+                .on_hover_text(format!(
+                    "Put back the threshold {} had",
+                    saved.dir.display()
+                ))
+                .clicked()
+        {
+            self.undo = None;
+            self.save_threshold(&saved.dir, saved.previous);
+            self.undo = None;
+        }
+    }
+
+    fn save_threshold(&mut self, dir: &Path, threshold: Option<f32>) {
+        match model::set_threshold(dir, threshold) {
+            Ok(saved) => {
+                self.message = Some(format!(
+                    "threshold {} saved into {} (it was {})",
+                    threshold.map_or("unset".to_owned(), |t| format!("{t:.4}")),
+                    saved.dir.join("model.json").display(),
+                    saved
+                        .previous
+                        .map_or("not set".to_owned(), |t| format!("{t:.4}"))
+                ));
+                if saved.dir != dir {
+                    self.switch_to = Some(saved.dir.clone());
+                    if let Some(r) = &mut self.result {
+                        r.model_dir = saved.dir.clone();
+                    }
+                }
+                self.undo = Some(saved);
+            }
+            Err(e) => self.error = Some(e.to_string()),
+        }
     }
 }
 
@@ -420,5 +489,8 @@ impl Panel for EvaluatePanel {
             app.model_dir.as_deref(),
             app.device.as_ref(),
         );
+        if let Some(dir) = self.switch_to.take() {
+            app.model_request = Some(dir);
+        }
     }
 }

@@ -510,10 +510,30 @@ fn evaluate_panel_scores_a_pair_list_and_follows_the_threshold() {
     harness.get_by_label_contains("pairs: 8 pairs scored");
     harness.get_by_label_contains("accuracy ");
     harness.get_by_label_contains("Misclassified at");
-    harness.get_by_role_and_label(Role::Button, "Use this threshold");
+    let threshold = || {
+        siamese_face::model::read_meta(model.path())
+            .unwrap()
+            .threshold
+    };
+    let before = threshold();
+    // "Use this threshold" asks first; Save writes it, Undo puts the old one back.
+    harness
+        .get_by_role_and_label(Role::Button, "Use this threshold")
+        .click();
+    harness.run_steps(2);
+    harness.get_by_label_contains("Save threshold ");
+    assert_eq!(threshold(), before, "nothing is written before Save");
     let image = harness.render().expect("the GUI renders on a wgpu adapter");
     assert!(distinct_colours(&image) > 300, "the frame looks blank");
     save(&image, "evaluate_panel.png");
+    harness.get_by_role_and_label(Role::Button, "Save").click();
+    harness.run_steps(2);
+    harness.get_by_label_contains("saved into");
+    let saved = threshold();
+    assert!(saved.is_some());
+    harness.get_by_role_and_label(Role::Button, "Undo").click();
+    harness.run_steps(2);
+    assert_eq!(threshold(), before);
 }
 
 /// The app with a face index in `dir` enrolling the first `photos` LFW photos of each of

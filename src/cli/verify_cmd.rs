@@ -184,13 +184,23 @@ pub fn eval(args: EvalArgs, request: BackendRequest) -> anyhow::Result<ExitCode>
     if args.save_threshold
         && let Some(dir) = &evaluation.model_dir
     {
-        model::set_threshold(dir, r.best_threshold)?;
+        let saved = model::set_threshold(dir, Some(r.best_threshold))?;
         eprintln!(
-            "stored threshold {:.3} (best on {}) in {}",
+            "stored threshold {:.3} (best on {}; it was {}) in {}",
             r.best_threshold,
             evaluation.list.name,
-            dir.join("model.json").display()
+            saved
+                .previous
+                .map_or("not set".to_owned(), |t| format!("{t:.3}")),
+            saved.dir.join("model.json").display()
         );
+        if saved.dir != *dir {
+            eprintln!(
+                "note: {} is shipped with the program and never changed; use the copy with --model {}",
+                dir.display(),
+                saved.dir.display()
+            );
+        }
     }
     if args.json {
         println!("{}", serde_json::to_string(r)?);
