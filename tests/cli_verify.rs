@@ -59,6 +59,28 @@ fn compare_eval_and_embed_with_a_trained_model() {
     assert_eq!(out["faces"][0]["faces_found"], 1);
     assert_eq!(out["faces"][0]["box"].as_array().unwrap().len(), 4);
 
+    // The model was trained without validation pairs: without --threshold there is no
+    // verdict (a made-up threshold would give confidently wrong ones).
+    let out = json(&run(&[
+        "compare",
+        &photo("Colin_Powell", 1),
+        &photo("Hugo_Chavez", 1),
+        "--model",
+        m,
+        "--json",
+    ]));
+    assert!(out["same"].is_null() && out["threshold"].is_null(), "{out}");
+    assert!(out["similarity"].is_number());
+    let o = run(&[
+        "compare",
+        &photo("Colin_Powell", 1),
+        &photo("Hugo_Chavez", 1),
+        "--model",
+        m,
+    ]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("no verdict"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("has no threshold"));
+
     // A photo compared with itself is the same person at any threshold below 1.
     let out = json(&run(&[
         "compare",

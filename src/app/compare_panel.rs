@@ -90,6 +90,9 @@ pub struct ComparePanel {
     model_pick: Option<mpsc::Receiver<Option<PathBuf>>>,
     slots: [Slot; 2],
     threshold: f32,
+    /// The user moved the slider since the model was loaded (a verdict is then given even
+    /// for a model without a threshold of its own).
+    threshold_set: bool,
     /// Photos to open once a model is loaded (from the command line).
     pending: Vec<(usize, PathBuf)>,
 }
@@ -105,6 +108,7 @@ impl ComparePanel {
             model_pick: None,
             slots: Default::default(),
             threshold: verify::FALLBACK_THRESHOLD,
+            threshold_set: false,
             pending: Vec::new(),
         }
     }
@@ -139,8 +143,12 @@ impl ComparePanel {
     }
 
     #[cfg(test)]
+    /// The verdict shown: none while the model has no threshold and none was set.
     pub fn verdict(&self) -> Option<verify::Verdict> {
+        let has_threshold =
+            self.threshold_set || self.model.as_ref().is_some_and(|m| m.threshold.is_some());
         self.similarity()
+            .filter(|_| has_threshold)
             .map(|s| verify::verdict(s, self.threshold))
     }
 
@@ -160,7 +168,7 @@ impl ComparePanel {
         self.model_busy || self.slots.iter().any(|s| s.busy)
     }
 
-    fn similarity(&self) -> Option<f32> {
+    pub fn similarity(&self) -> Option<f32> {
         let [a, b] = &self.slots;
         let (pa, pb) = (a.photo.as_ref()?, b.photo.as_ref()?);
         let v = workflow_verdict(pa, a.chosen, pb, b.chosen, self.threshold)?;
@@ -204,6 +212,7 @@ impl ComparePanel {
                     let (dir, meta) = *loaded;
                     self.model_busy = false;
                     self.threshold = meta.threshold.unwrap_or(verify::FALLBACK_THRESHOLD);
+                    self.threshold_set = false;
                     self.model_dir = dir;
                     self.model = Some(meta);
                     // Photos already open are embedded again with the new model.
@@ -249,12 +258,17 @@ impl ComparePanel {
                     ui.label(format!("loading {}", self.model_dir.display()));
                 }
                 (Some(m), false) => {
+                    // A pretrained network used as it is has 0 training steps: say what
+                    // it is rather than "0 steps", which reads as "untrained".
+                    let trained = match m.steps {
+                        0 => format!("pretrained: {}", m.initial_weights),
+                        n => format!("{n} training steps"),
+                    };
                     ui.label(format!(
-                        "{} ({}, {} px crops, {} steps{})",
+                        "{} ({}, {} px crops, {trained}{})",
                         self.model_dir.display(),
                         m.backbone,
                         m.input_size,
-                        m.steps,
                         m.validation.map_or(String::new(), |v| format!(
                             ", validation accuracy {:.3}",
                             v.accuracy
@@ -406,20 +420,39 @@ impl ComparePanel {
     }
 
     fn verdict_ui(&mut self, ui: &mut egui::Ui) {
+        let stored = self.model.as_ref().and_then(|m| m.threshold);
         ui.horizontal(|ui| {
             ui.label("threshold (cosine similarity)");
-            ui.add(egui::Slider::new(&mut self.threshold, -1.0..=1.0).fixed_decimals(4));
-            if let Some(m) = &self.model {
-                let stored = m.threshold.unwrap_or(verify::FALLBACK_THRESHOLD);
-                if ui.button(format!("model's ({stored:.3})")).clicked() {
-                    self.threshold = stored;
+            let slider = egui::Slider::new(&mut self.threshold, -1.0..=1.0).fixed_decimals(4);
+            if ui.add(slider).changed() {
+                self.threshold_set = true;
+            }
+            match stored {
+                Some(t) => {
+                    if ui.button(format!("model's ({t:.3})")).clicked() {
+                        self.threshold = t;
+                    }
                 }
+                None if self.model.is_some() => {
+                    ui.label("(the model has none)");
+                }
+                None => {}
             }
         });
         let Some(sim) = self.similarity() else {
             ui.label("Open two photos to compare their faces.");
             return;
         };
+        if stored.is_none() && !self.threshold_set {
+            ui.label(format!("similarity {sim:.3}"));
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                "No verdict: this model has no threshold (it was trained without validation \
+                 pairs). Choose one on the Evaluate page (Use this threshold), or drag the \
+                 slider to set one for now.",
+            );
+            return;
+        }
         let v = verify::verdict(sim, self.threshold);
         ui.horizontal(|ui| {
             ui.label("similarity");

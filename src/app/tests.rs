@@ -207,6 +207,29 @@ fn compare_panel_shows_both_faces_and_a_verdict() {
         compare.open_when_ready(1, photo(1));
     }
     goto(&mut harness, "Compare");
+    wait_until(&mut harness, 120, "a similarity", |app| {
+        app.compare.similarity().is_some() && !app.compare.is_busy()
+    });
+    harness.run_steps(2);
+    // The model was trained without validation pairs: it has no threshold, so no verdict.
+    assert!(
+        harness
+            .state()
+            .as_ref()
+            .unwrap()
+            .compare
+            .verdict()
+            .is_none()
+    );
+    harness.get_by_label_contains("No verdict: this model has no threshold");
+    // With one chosen (as Evaluate's "Use this threshold" does), the model is loaded again.
+    siamese_face::model::set_threshold(dir.path(), Some(0.5)).unwrap();
+    harness
+        .state_mut()
+        .as_mut()
+        .unwrap()
+        .compare
+        .set_model_dir(dir.path().to_path_buf());
     wait_until(&mut harness, 120, "a verdict", |app| {
         app.compare.verdict().is_some() && !app.compare.is_busy()
     });

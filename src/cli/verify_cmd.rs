@@ -53,19 +53,28 @@ pub fn compare(args: CompareArgs, request: BackendRequest) -> anyhow::Result<Exi
     let verifier = args.model.load(request)?;
     let a = photo_faces(&verifier, &args.a, Faces::Largest)?;
     let b = photo_faces(&verifier, &args.b, Faces::Largest)?;
-    let threshold = args.threshold.unwrap_or_else(|| verifier.threshold());
-    let v = workflow::verify::verdict(&a, 0, &b, 0, threshold)
+    // A model trained without validation pairs has no threshold: a verdict at an arbitrary
+    // one would be confidently wrong, so there is none unless one is given.
+    let threshold = args.threshold.or(verifier.meta.threshold);
+    let v = workflow::verify::verdict(&a, 0, &b, 0, threshold.unwrap_or(0.0))
         .ok_or_else(|| anyhow::anyhow!("no embedding was made"))?;
     if args.json {
         let face = |p: &PhotoFaces| serde_json::json!({"path": p.path, "box": p.faces[0].bbox, "score": p.faces[0].score, "faces_found": p.faces.len(), "close_crop": p.close_crop});
         let out = serde_json::json!({
             "similarity": v.similarity,
-            "threshold": v.threshold,
-            "same": v.same,
+            "threshold": threshold,
+            "same": threshold.map(|_| v.same),
             "faces": [face(&a), face(&b)],
             "crop": verifier.crop,
         });
         println!("{out}");
+    } else if threshold.is_none() {
+        println!("cosine similarity {:.3}; no verdict", v.similarity);
+        eprintln!(
+            "note: {} has no threshold (it was trained without validation pairs): choose one with \
+             `siamese-face eval --model DIR --pairs pairsDevTrain --save-threshold`, or pass --threshold",
+            args.model.dir().display()
+        );
     } else {
         for p in [&a, &b].into_iter().filter(|p| p.faces.len() > 1) {
             eprintln!(
