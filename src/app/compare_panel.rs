@@ -428,15 +428,13 @@ impl ComparePanel {
                 self.threshold_set = true;
             }
             match stored {
-                Some(t) => {
-                    if ui.button(format!("model's ({t:.3})")).clicked() {
-                        self.threshold = t;
-                    }
+                Some(t) if ui.button(format!("model's ({t:.3})")).clicked() => {
+                    self.threshold = t;
                 }
                 None if self.model.is_some() => {
                     ui.label("(the model has none)");
                 }
-                None => {}
+                _ => {}
             }
         });
         let Some(sim) = self.similarity() else {
