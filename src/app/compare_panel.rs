@@ -238,7 +238,13 @@ impl ComparePanel {
                             s.textures = None;
                             s.photo = Some(p);
                         }
-                        Err(e) => s.error = Some(e),
+                        // The photo that failed replaces the one shown: leaving the old
+                        // photo and its verdict on screen would answer another question.
+                        Err(e) => {
+                            s.error = Some(e);
+                            s.photo = None;
+                            s.textures = None;
+                        }
                     }
                 }
             }
