@@ -179,7 +179,8 @@ pub struct DetectionPanel {
     loading: Option<PathBuf>,
     /// The dataset's images in sorted order, for stepping through them.
     dataset_images: Option<(PathBuf, Arc<Vec<String>>)>,
-    dataset_index: usize,
+    /// The dataset image shown (its place in the sorted list); none for a file from disk.
+    dataset_index: Option<usize>,
     job: Option<Job<JobResult>>,
     job_summary: Option<String>,
     /// Where the preprocessing job keeps its crop caches.
@@ -205,7 +206,7 @@ impl DetectionPanel {
             pending_open: None,
             loading: None,
             dataset_images: None,
-            dataset_index: 0,
+            dataset_index: None,
             job: None,
             job_summary: None,
             cache_root: crop_cache::default_cache_root(),
@@ -224,6 +225,8 @@ impl DetectionPanel {
 
     /// Loads `path` and detects faces in it (on the worker thread).
     pub fn open(&mut self, path: PathBuf, device: &Device) {
+        // A file from disk; stepping through the dataset sets its place after this.
+        self.dataset_index = None;
         self.loading = Some(path.clone());
         self.send(Source::Path(path), device);
     }
@@ -388,13 +391,14 @@ impl DetectionPanel {
             ui.separator();
             let images = dataset.map(|ds| self.dataset_images(ds));
             ui.add_enabled_ui(images.as_ref().is_some_and(|i| !i.is_empty()), |ui| {
-                let n = images.as_ref().map_or(0, |i| i.len());
+                let n = images.as_ref().map_or(0, |i| i.len()).max(1);
                 let mut step = None;
+                // From no dataset image, Next is the first and Previous the last.
                 if ui.button("Previous").clicked() {
-                    step = Some((self.dataset_index + n.max(1) - 1) % n.max(1));
+                    step = Some(self.dataset_index.map_or(n - 1, |i| (i + n - 1) % n));
                 }
                 if ui.button("Next").clicked() {
-                    step = Some((self.dataset_index + 1) % n.max(1));
+                    step = Some(self.dataset_index.map_or(0, |i| (i + 1) % n));
                 }
                 if ui.button("Random").clicked() {
                     let nanos = std::time::SystemTime::now()
@@ -402,10 +406,13 @@ impl DetectionPanel {
                         .map_or(0, |d| d.subsec_nanos() as usize);
                     step = Some(nanos.wrapping_mul(2_654_435_761) % n.max(1));
                 }
-                ui.label("dataset image");
+                match self.dataset_index {
+                    Some(i) => ui.label(format!("dataset image {} of {n}", i + 1)),
+                    None => ui.label("the dataset's images"),
+                };
                 if let (Some(i), Some(images), Some(ds)) = (step, &images, dataset) {
-                    self.dataset_index = i;
                     self.open(ds.image_root.join(&images[i]), device);
+                    self.dataset_index = Some(i);
                 }
             });
             ui.separator();
@@ -438,7 +445,7 @@ impl DetectionPanel {
             _ => {
                 let images = Arc::new(ds.sorted_images());
                 self.dataset_images = Some((ds.root.clone(), images.clone()));
-                self.dataset_index = 0;
+                self.dataset_index = None;
                 images
             }
         }

@@ -346,6 +346,26 @@ fn detection_panel_draws_the_faces_of_a_group_photo() {
 }
 
 #[test]
+fn detection_panel_steps_through_the_dataset_from_its_first_image() {
+    let mut harness = harness(sample());
+    harness.run_steps(2);
+    goto(&mut harness, "Detection");
+    harness.get_by_label("the dataset's images");
+    harness.get_by_role_and_label(Role::Button, "Next").click();
+    harness.run_steps(1);
+    wait_for_detection(&mut harness);
+    // The first image in sorted order, not the second.
+    harness.get_by_label("dataset image 1 of 30");
+    harness.get_by_label_contains("Colin_Powell_0001.jpg");
+    harness
+        .get_by_role_and_label(Role::Button, "Previous")
+        .click();
+    harness.run_steps(1);
+    wait_for_detection(&mut harness);
+    harness.get_by_label("dataset image 30 of 30");
+}
+
+#[test]
 fn detection_panel_reports_an_unreadable_file() {
     let mut harness = harness(sample());
     harness.run_steps(2);
