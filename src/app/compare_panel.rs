@@ -427,9 +427,15 @@ impl ComparePanel {
 
     fn verdict_ui(&mut self, ui: &mut egui::Ui) {
         let stored = self.model.as_ref().and_then(|m| m.threshold);
+        // From the model's threshold, not the slider's, so the range holds still while dragging.
+        let range = zoom(stored.unwrap_or(self.threshold), self.similarity());
         ui.horizontal(|ui| {
             ui.label("threshold (cosine similarity)");
-            let slider = egui::Slider::new(&mut self.threshold, -1.0..=1.0).fixed_decimals(4);
+            // Zoomed to where the verdict changes (a face model's similarities mostly lie
+            // in 0.6..1); a typed value outside is kept as typed.
+            let slider = egui::Slider::new(&mut self.threshold, range.0..=range.1)
+                .clamping(egui::SliderClamping::Never)
+                .fixed_decimals(4);
             if ui.add(slider).changed() {
                 self.threshold_set = true;
             }
@@ -460,10 +466,18 @@ impl ComparePanel {
         let v = verify::verdict(sim, self.threshold);
         ui.horizontal(|ui| {
             ui.label("similarity");
-            ui.add(
-                egui::ProgressBar::new((sim + 1.0) / 2.0)
+            // The bar spans the slider's range, with the threshold marked on it.
+            let at = |x: f32| ((x - range.0) / (range.1 - range.0)).clamp(0.0, 1.0);
+            let bar = ui.add(
+                egui::ProgressBar::new(at(sim))
                     .desired_width(360.0)
                     .text(format!("{sim:.3}")),
+            );
+            let x = bar.rect.left() + at(self.threshold) * bar.rect.width();
+            ui.painter().vline(
+                x,
+                bar.rect.y_range().expand(3.0),
+                egui::Stroke::new(2.0, egui::Color32::from_rgb(255, 210, 80)),
             );
             let (text, color) = if v.same {
                 ("SAME person", egui::Color32::from_rgb(60, 200, 90))
@@ -478,6 +492,15 @@ impl ComparePanel {
             ));
         });
     }
+}
+
+/// The similarity range the threshold slider and the similarity bar span: from 0.2 below
+/// the lower of the model's threshold and the similarity shown, on a 0.05 grid, up to 1.
+fn zoom(threshold: f32, similarity: Option<f32>) -> (f32, f32) {
+    let low = similarity
+        .map_or(threshold, |s| s.min(threshold))
+        .clamp(-1.0, 0.9);
+    ((((low - 0.2) * 20.0).floor() / 20.0).max(-1.0), 1.0)
 }
 
 /// The photo with its face boxes (the chosen one highlighted) and the crop used.
@@ -572,5 +595,19 @@ impl Panel for ComparePanel {
 
     fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppContext) {
         ComparePanel::ui(self, ui, app.device.as_ref(), app.dataset.as_deref());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_slider_zooms_to_where_the_verdict_changes() {
+        // The default model: threshold 0.914, two different people at 0.84.
+        let (lo, hi) = super::zoom(0.914, Some(0.84));
+        assert_eq!(hi, 1.0);
+        assert!((lo - 0.60).abs() < 1e-6, "{lo}");
+        // Dissimilar photos widen it; nothing goes below -1.
+        assert!((super::zoom(0.5, Some(-0.3)).0 + 0.5).abs() < 1e-6);
+        assert_eq!(super::zoom(0.5, Some(-1.0)).0, -1.0);
     }
 }

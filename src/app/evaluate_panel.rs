@@ -31,8 +31,11 @@ struct Evaluated {
     scored: Vec<Scored>,
     roc: Vec<RocPoint>,
     auc: f64,
-    /// (threshold, accuracy) on a grid from -1 to 1.
+    /// (threshold, accuracy) on a grid over `range`.
     curve: Vec<[f64; 2]>,
+    /// The similarities the slider and the plots span: the scores' own range (a model's
+    /// similarities often all lie in 0.7..1, a sliver of -1..1), with the threshold in it.
+    range: (f32, f32),
     best: (f32, f64),
     model_dir: PathBuf,
 }
@@ -147,9 +150,10 @@ impl EvaluatePanel {
         };
         let scored = scores.scored();
         let roc = metrics::roc(&scored);
-        let curve = (-100..=100)
+        let range = zoom(&scored, threshold);
+        let curve = (0..=200)
             .map(|i| {
-                let t = i as f32 / 100.0;
+                let t = range.0 + (range.1 - range.0) * i as f32 / 200.0;
                 [t as f64, metrics::accuracy(&scored, t)]
             })
             .collect();
@@ -168,6 +172,7 @@ impl EvaluatePanel {
             scored,
             roc,
             curve,
+            range,
             scores,
             model_dir: model_dir.unwrap_or_default(),
         });
@@ -268,7 +273,12 @@ impl EvaluatePanel {
         let tn = r.scored.iter().filter(|p| !p.same && p.score < t).count();
         ui.horizontal_wrapped(|ui| {
             ui.label("threshold");
-            ui.add(egui::Slider::new(&mut self.threshold, -1.0..=1.0).fixed_decimals(4));
+            // Zoomed to the scores; a typed value outside is kept as typed.
+            ui.add(
+                egui::Slider::new(&mut self.threshold, r.range.0..=r.range.1)
+                    .clamping(egui::SliderClamping::Never)
+                    .fixed_decimals(4),
+            );
             ui.strong(format!(
                 "accuracy {:.4}   TPR {:.4}   TNR {:.4}",
                 (tp + tn) as f64 / r.scored.len().max(1) as f64,
@@ -276,8 +286,12 @@ impl EvaluatePanel {
                 tn as f64 / neg as f64
             ));
             ui.label(format!(
-                "(best on these pairs: {:.4} at {:.3}; AUC {:.4})",
-                r.best.1, r.best.0, r.auc
+                "(best on these pairs: {:.4} at {:.4}; AUC {:.4}; TAR {:.3} at FAR 1e-2, {:.3} at 1e-3)",
+                r.best.1,
+                r.best.0,
+                r.auc,
+                metrics::tar_at_far(&r.roc, 1e-2),
+                metrics::tar_at_far(&r.roc, 1e-3)
             ));
             if ui
                 .button("Use this threshold")
@@ -371,9 +385,9 @@ fn plots_ui(ui: &mut egui::Ui, r: &Evaluated, t: f64) {
             .include_y(1.0)
             .show(&mut cols[0], |plot| {
                 plot.line(Line::new("accuracy", r.curve.clone()));
-                plot.vline(VLine::new("threshold", t));
+                plot.vline(VLine::new("threshold", t).color(THRESHOLD_COLOUR));
             });
-        let (matched, mismatched) = histograms(&r.scored);
+        let (matched, mismatched) = histograms(&r.scored, r.range);
         Plot::new("similarity_histogram")
             .height(height)
             .legend(Legend::default())
@@ -387,7 +401,7 @@ fn plots_ui(ui: &mut egui::Ui, r: &Evaluated, t: f64) {
                     BarChart::new("mismatched", mismatched)
                         .color(egui::Color32::from_rgb(230, 80, 70)),
                 );
-                plot.vline(VLine::new("threshold", t));
+                plot.vline(VLine::new("threshold", t).color(THRESHOLD_COLOUR));
             });
         let roc: Vec<[f64; 2]> = r.roc.iter().map(|p| [p.far, p.tar]).collect();
         let at = r
@@ -408,7 +422,11 @@ fn plots_ui(ui: &mut egui::Ui, r: &Evaluated, t: f64) {
                 plot.line(Line::new(format!("ROC (AUC {:.4})", r.auc), roc));
                 plot.line(Line::new("chance", vec![[0.0, 0.0], [1.0, 1.0]]));
                 if let Some(p) = at {
-                    plot.points(egui_plot::Points::new("threshold", vec![p]).radius(5.0));
+                    plot.points(
+                        egui_plot::Points::new("threshold", vec![p])
+                            .radius(5.0)
+                            .color(THRESHOLD_COLOUR),
+                    );
                 }
             });
     });
@@ -458,22 +476,37 @@ fn misclassified_ui(
 }
 
 /// Histograms of matched and mismatched similarities over -1..1 in bins of 0.05.
-fn histograms(scored: &[Scored]) -> (Vec<Bar>, Vec<Bar>) {
+fn histograms(scored: &[Scored], (lo, hi): (f32, f32)) -> (Vec<Bar>, Vec<Bar>) {
     let bins = 40;
+    let width = (hi - lo) / bins as f32;
     let mut counts = [vec![0u32; bins], vec![0u32; bins]];
     for p in scored {
-        let b = (((p.score + 1.0) / 2.0 * bins as f32) as usize).min(bins - 1);
+        let b = (((p.score - lo) / width).max(0.0) as usize).min(bins - 1);
         counts[usize::from(!p.same)][b] += 1;
     }
     let bars = |c: &[u32]| {
         c.iter()
             .enumerate()
             .map(|(i, &n)| {
-                Bar::new(-1.0 + (i as f64 + 0.5) * 2.0 / bins as f64, n as f64).width(0.05)
+                Bar::new((lo + (i as f32 + 0.5) * width) as f64, n as f64).width(width as f64 * 0.9)
             })
             .collect()
     };
     (bars(&counts[0]), bars(&counts[1]))
+}
+
+/// The threshold's colour in the plots: neither the matched green nor the mismatched red.
+const THRESHOLD_COLOUR: egui::Color32 = egui::Color32::from_rgb(90, 170, 255);
+
+/// The similarity range the page shows: from just below the lowest score (and the
+/// threshold), on a 0.05 grid, up to 1.
+fn zoom(scored: &[Scored], threshold: f32) -> (f32, f32) {
+    let lowest = scored
+        .iter()
+        .map(|p| p.score)
+        .fold(threshold, f32::min)
+        .clamp(-1.0, 0.95);
+    ((((lowest - 0.02) * 20.0).floor() / 20.0).max(-1.0), 1.0)
 }
 
 impl Panel for EvaluatePanel {
@@ -492,5 +525,29 @@ impl Panel for EvaluatePanel {
         if let Some(dir) = self.switch_to.take() {
             app.model_request = Some(dir);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use siamese_face::metrics::Scored;
+
+    #[test]
+    fn the_page_zooms_to_the_scores() {
+        let scored: Vec<Scored> = [0.72, 0.95, 0.99]
+            .iter()
+            .map(|&score| Scored {
+                score,
+                same: score > 0.9,
+            })
+            .collect();
+        let (lo, hi) = super::zoom(&scored, 0.914);
+        assert!((lo - 0.70).abs() < 1e-6 && hi == 1.0, "{lo}");
+        // A threshold below every score is still on the slider.
+        assert!((super::zoom(&scored, 0.3).0 - 0.25).abs() < 1e-6);
+        // Every score falls in a histogram bin of the range.
+        let (m, u) = super::histograms(&scored, (lo, hi));
+        let total: f64 = m.iter().chain(&u).map(|b| b.value).sum();
+        assert_eq!(total, 3.0);
     }
 }
