@@ -260,14 +260,21 @@ fn compare_panel_shows_both_faces_and_a_verdict() {
     let image = harness.render().expect("the GUI renders on a wgpu adapter");
     assert!(distinct_colours(&image) > 500, "the frame looks blank");
     save(&image, "compare_panel.png");
-    // A photo without a face replaces the one shown: no stale photo, no stale verdict.
-    let blank = dir.path().join("blank.png");
+    a_failed_photo_clears_its_slot(&mut harness, dir.path());
+}
+
+/// A photo without a face replaces the one shown: no stale photo, no stale verdict.
+fn a_failed_photo_clears_its_slot(
+    harness: &mut Harness<'static, Option<SiameseApp>>,
+    dir: &std::path::Path,
+) {
+    let blank = dir.join("blank.png");
     image::RgbImage::from_pixel(200, 200, image::Rgb([120, 120, 120]))
         .save(&blank)
         .unwrap();
     harness.state_mut().as_mut().unwrap().compare.open(1, blank);
     harness.run_steps(1);
-    wait_until(&mut harness, 60, "the blank photo's answer", |app| {
+    wait_until(harness, 60, "the blank photo's answer", |app| {
         !app.compare.is_busy()
     });
     harness.run_steps(2);
