@@ -25,7 +25,7 @@ threshold, the best DevTest accuracy (optimistic) and AUC. `--centring` also sco
 with every embedding centred (the mean DevTrain embedding, times 0, 0.5 or 1, subtracted,
 then re-normalised), the similarity-spreading the issue proposed.
 
-    /work/pyref/bin/python scripts/tight_crop_lfw.py [--lfw ../shared/data/lfw] \
+    VENV/bin/python scripts/tight_crop_lfw.py [--lfw ../shared/data/lfw] \
         [--model DIR] [--sets original,tight,tight-cut] [--json target/tight_crop.json]
 
 Crops, boxes and dlib's encodings are kept in target/tight_crop/ (delete it to start

@@ -384,7 +384,9 @@ impl ComparePanel {
         photo_ui(ui, p, (&*photo_tex, &*crop_tex), s.chosen, height);
     }
 
-    /// A search box over the open dataset's people; returns the photo clicked.
+    /// A box for a photo's path, or a search over the open dataset's people; returns the
+    /// photo chosen. A typed path also works where no file dialog can open (no desktop
+    /// portal or zenity).
     fn dataset_picker(
         &mut self,
         ui: &mut egui::Ui,
@@ -392,18 +394,32 @@ impl ComparePanel {
         ready: bool,
         dataset: Option<&Dataset>,
     ) -> Option<PathBuf> {
-        let ds = dataset?;
         let search = &mut self.slots[slot].search;
         ui.horizontal(|ui| {
-            ui.label("from the dataset:");
+            ui.label(if dataset.is_some() {
+                "a person of the dataset, or a path:"
+            } else {
+                "a photo's path:"
+            });
             ui.add_enabled(
                 ready,
                 egui::TextEdit::singleline(search)
-                    .hint_text("type a name")
-                    .desired_width(180.0),
+                    .hint_text("type a name or a path")
+                    .desired_width(220.0),
             );
         });
-        let needle = search.trim().to_lowercase();
+        let typed = search.trim();
+        let path = PathBuf::from(typed);
+        if !typed.is_empty() && path.is_file() {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            return ui
+                .small_button(format!("Open {name}"))
+                .clicked()
+                .then_some(path);
+        }
+        let (Some(ds), needle) = (dataset, typed.to_lowercase()) else {
+            return None;
+        };
         if needle.len() < 2 {
             return None;
         }

@@ -260,7 +260,30 @@ fn compare_panel_shows_both_faces_and_a_verdict() {
     let image = harness.render().expect("the GUI renders on a wgpu adapter");
     assert!(distinct_colours(&image) > 500, "the frame looks blank");
     save(&image, "compare_panel.png");
+    a_typed_path_opens(&mut harness);
     a_failed_photo_clears_its_slot(&mut harness, dir.path());
+}
+
+/// A photo's path typed into the box opens it (where no file dialog is available).
+fn a_typed_path_opens(harness: &mut Harness<'static, Option<SiameseApp>>) {
+    let path = sample_dataset_dir()
+        .unwrap()
+        .join("Colin_Powell/Colin_Powell_0002.jpg");
+    harness
+        .state_mut()
+        .as_mut()
+        .unwrap()
+        .compare
+        .set_search(1, path.to_str().unwrap());
+    harness.run_steps(2);
+    harness
+        .get_by_role_and_label(Role::Button, "Open Colin_Powell_0002.jpg")
+        .click();
+    harness.run_steps(1);
+    wait_until(harness, 60, "the typed photo", |app| {
+        !app.compare.is_busy()
+            && app.compare.photo_name(1).as_deref() == Some("Colin_Powell_0002.jpg")
+    });
 }
 
 /// A photo without a face replaces the one shown: no stale photo, no stale verdict.
