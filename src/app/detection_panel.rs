@@ -672,6 +672,7 @@ impl DetectionPanel {
         // Image pixels -> screen points.
         let k = rect.width() / shown.image.width() as f32;
         let at = |x: f32, y: f32| rect.min + egui::vec2(x * k, y * k);
+        let mut placed: Vec<egui::Rect> = Vec::new();
         for (i, f) in r.detection.faces.iter().enumerate() {
             let color = if r.chosen == Some(i) {
                 egui::Color32::from_rgb(60, 220, 90)
@@ -692,10 +693,8 @@ impl DetectionPanel {
                 egui::FontId::proportional(14.0),
                 egui::Color32::BLACK,
             );
-            let label = egui::Rect::from_min_size(
-                b.left_top() - egui::vec2(0.0, galley.size().y + 2.0),
-                galley.size() + egui::vec2(6.0, 2.0),
-            );
+            let label = label_place(galley.size() + egui::vec2(6.0, 2.0), b, rect, &placed);
+            placed.push(label);
             painter.rect_filled(label, 2.0, color);
             painter.galley(
                 label.min + egui::vec2(3.0, 1.0),
@@ -741,6 +740,32 @@ impl DetectionPanel {
     }
 }
 
+/// Where a face's label goes: above its box, else inside its top, else below it, else
+/// inside its bottom, the first that overlaps no label already placed; always inside the
+/// image (`bounds`), so no label is cut off at the edge.
+fn label_place(
+    size: egui::Vec2,
+    face: egui::Rect,
+    bounds: egui::Rect,
+    placed: &[egui::Rect],
+) -> egui::Rect {
+    let inside = |min: egui::Pos2| {
+        let max = (bounds.max - size).max(bounds.min);
+        egui::Rect::from_min_size(min.clamp(bounds.min, max), size)
+    };
+    let tries = [
+        face.left_top() - egui::vec2(0.0, size.y),
+        face.left_top(),
+        face.left_bottom(),
+        face.left_bottom() - egui::vec2(0.0, size.y),
+    ]
+    .map(inside);
+    tries
+        .into_iter()
+        .find(|l| !placed.iter().any(|p| p.intersects(*l)))
+        .unwrap_or(tries[0])
+}
+
 fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(
         || path.display().to_string(),
@@ -755,5 +780,24 @@ impl Panel for DetectionPanel {
 
     fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppContext) {
         DetectionPanel::ui(self, ui, app.dataset.as_ref(), app.device.as_ref());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use eframe::egui::{Rect, pos2, vec2};
+
+    #[test]
+    fn face_labels_stay_inside_the_image_and_apart() {
+        let image = Rect::from_min_max(pos2(0.0, 0.0), pos2(300.0, 200.0));
+        let size = vec2(60.0, 18.0);
+        // A face at the top edge: its label moves inside the image, not above it.
+        let top = Rect::from_min_max(pos2(250.0, 0.0), pos2(320.0, 80.0));
+        let l = super::label_place(size, top, image, &[]);
+        assert!(image.contains_rect(l), "{l:?}");
+        // A second face right beside the first: its label does not cover the first's.
+        let near = Rect::from_min_max(pos2(240.0, 2.0), pos2(300.0, 70.0));
+        let m = super::label_place(size, near, image, &[l]);
+        assert!(image.contains_rect(m) && !m.intersects(l), "{l:?} {m:?}");
     }
 }
