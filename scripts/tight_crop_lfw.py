@@ -29,7 +29,7 @@ then re-normalised), the similarity-spreading the issue proposed.
         [--model DIR] [--sets original,tight,tight-cut] [--json target/tight_crop.json]
 
 Crops, boxes and dlib's encodings are kept in target/tight_crop/ (delete it to start
-over; ours are cached by `eval` in target/tight_crop/cache, see --ours-cache). Python set-up: see
+over; ours are cached by `eval` in target/tight_crop/cache/<set>, see --ours-cache). Python set-up: see
 scripts/dlib_reference.py (dlib-bin, face_recognition, numpy, Pillow).
 """
 
@@ -212,8 +212,9 @@ def dlib(root, images, pairs, work, name):
 
 
 def centring(cache, pairs):
-    """The centring experiment on ours' cached embeddings of one set: subtract alpha x the
-    mean DevTrain embedding, re-normalise, and score DevTest at the DevTrain threshold."""
+    """The centring experiment on ours' cached embeddings of one set (its own cache folder,
+    one embeddings file): subtract alpha x the mean DevTrain embedding, re-normalise, and
+    score DevTest at the DevTrain threshold."""
     files = sorted((cache / "embeddings").glob("*.json"), key=lambda f: f.stat().st_mtime)
     emb = {k: np.array(v["embedding"]) for k, v in json.loads(files[-1].read_text())["images"].items()}
     train = sorted({i for a, b, _ in pairs["pairsDevTrain"] for i in (a, b)})
@@ -246,8 +247,8 @@ def main():
     ap.add_argument("--sets", default="original,tight,tight-cut")
     ap.add_argument("--skip-dlib", action="store_true", help="ours only (while iterating)")
     ap.add_argument("--ours-cache", default="cache",
-                    help="crop and embedding cache of ours under target/tight_crop/ (another name "
-                         "measures another build from scratch)")
+                    help="crop and embedding caches of ours under target/tight_crop/NAME/<set> "
+                         "(another name measures another build from scratch)")
     ap.add_argument("--centring", action="store_true",
                     help="also score ours with its embeddings centred (see centring())")
     ap.add_argument("--json", help="write the results here too")
@@ -269,10 +270,10 @@ def main():
             found = boxes(args.bin, lfw / "lfw-deepfunneled", images, work)
             root = make_set(lfw, work, variant, images, found)
             image_root = root / "lfw"
-        results[variant] = {"ours": ours(args.bin, root, args.model, work / args.ours_cache)}
+        cache = work / args.ours_cache / variant
+        results[variant] = {"ours": ours(args.bin, root, args.model, cache)}
         if args.centring:
-            # The eval cache holds the embeddings of the set just scored (the newest file).
-            results[variant]["ours_centred"] = centring(work / args.ours_cache, pairs)
+            results[variant]["ours_centred"] = centring(cache, pairs)
         if not args.skip_dlib:
             results[variant]["dlib"] = dlib(image_root, images, pairs, work, variant)
         print(json.dumps({variant: results[variant]}), file=sys.stderr)
