@@ -144,40 +144,8 @@ fn a_model_trained_on_aligned_triplets_verifies_with_aligned_crops() {
 fn resume_latest_alone_continues_a_mining_run() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("model");
-    let first = run(&[
-        "train",
-        "--mine",
-        "--data",
-        common::sample_dir().to_str().unwrap(),
-        "--size",
-        "48",
-        "--epochs",
-        "2",
-        "--batch",
-        "8",
-        "--images-per-person",
-        "2",
-        "--max-steps",
-        "2",
-        "--out",
-        model.to_str().unwrap(),
-        "--cache",
-        dir.path().join("cache").to_str().unwrap(),
-        "--json",
-    ]);
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
-    let o = run(&[
-        "train",
-        "--resume",
-        "latest",
-        "--out",
-        model.to_str().unwrap(),
-        "--json",
-    ]);
+    mine_two_steps(dir.path(), &model, &[]);
+    let o = resume_latest(&model, &[]);
     // 30 sample images in batches of 8: 4 steps an epoch, 8 in all; 2 were done.
     assert_eq!(common::started_steps(&o), (Some(3), Some(8)));
     let meta = common::model_json(&model);
@@ -193,15 +161,7 @@ fn resume_latest_alone_continues_a_mining_run() {
             .contains("online semi-hard mining")
     );
     // Data arguments given again (even another kind) are not used, and the note says so.
-    let o = run(&[
-        "train",
-        "--resume",
-        "latest",
-        "--out",
-        model.to_str().unwrap(),
-        "--triplets",
-        "elsewhere.npy",
-    ]);
+    let o = resume_latest(&model, &["--triplets", "elsewhere.npy"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("are not used"));
 }
@@ -215,34 +175,8 @@ fn resume_latest_alone_continues_a_mining_run() {
 fn a_failed_checkpoint_keeps_the_last_one_and_a_damaged_one_is_skipped() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("model");
-    let (bin, data) = (env!("CARGO_BIN_EXE_siamese-face"), common::sample_dir());
-    let first = run(&[
-        "train",
-        "--mine",
-        "--data",
-        data.to_str().unwrap(),
-        "--size",
-        "48",
-        "--epochs",
-        "2",
-        "--batch",
-        "8",
-        "--images-per-person",
-        "2",
-        "--checkpoint-every",
-        "2",
-        "--max-steps",
-        "2",
-        "--out",
-        model.to_str().unwrap(),
-        "--cache",
-        dir.path().join("cache").to_str().unwrap(),
-    ]);
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
+    let bin = env!("CARGO_BIN_EXE_siamese-face");
+    mine_two_steps(dir.path(), &model, &["--checkpoint-every", "2"]);
     let checkpoints = model.join("checkpoints");
     // Files over 2 MB cannot be written (the optimizer state is ~2.9 MB): the checkpoint of
     // step 4 fails as on a full disk. SIGXFSZ is ignored so the write returns an error.
@@ -272,14 +206,7 @@ fn a_failed_checkpoint_keeps_the_last_one_and_a_damaged_one_is_skipped() {
     };
     assert_eq!(names(), ["step-000002"], "no temporary folder is left");
     // With room again the run goes on from step 3 to the end (checkpoints 4, 6, 8).
-    let o = run(&[
-        "train",
-        "--resume",
-        "latest",
-        "--out",
-        model.to_str().unwrap(),
-        "--json",
-    ]);
+    let o = resume_latest(&model, &[]);
     assert_eq!(common::started_steps(&o), (Some(3), Some(8)));
     assert_eq!(names(), ["step-000004", "step-000006", "step-000008"]);
     // A truncated newest checkpoint: resuming takes step 6 and says why.
@@ -291,16 +218,7 @@ fn a_failed_checkpoint_keeps_the_last_one_and_a_damaged_one_is_skipped() {
         .unwrap()
         .set_len(len / 2)
         .unwrap();
-    let o = run(&[
-        "train",
-        "--resume",
-        "latest",
-        "--out",
-        model.to_str().unwrap(),
-        "--epochs",
-        "3",
-        "--json",
-    ]);
+    let o = resume_latest(&model, &["--epochs", "3"]);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(
         stderr.contains("skipped a damaged checkpoint") && stderr.contains("step-000008"),
@@ -334,4 +252,48 @@ fn collapsed_embeddings_stop_training_and_save_nothing() {
     assert!(!o.status.success(), "{stderr}");
     assert!(stderr.contains("embeddings collapsed at step"), "{stderr}");
     assert!(!model.join("model.bpk").exists());
+}
+
+/// The first 2 of 8 steps (2 epochs of 30 sample images in batches of 8) of a mining run
+/// on the sample, 48 px crops, into `model`, with `extra` arguments; it must succeed.
+fn mine_two_steps(dir: &std::path::Path, model: &std::path::Path, extra: &[&str]) {
+    let data = common::sample_dir();
+    let cache = dir.join("cache");
+    let mut args = vec![
+        "train",
+        "--mine",
+        "--data",
+        data.to_str().unwrap(),
+        "--size",
+        "48",
+        "--epochs",
+        "2",
+        "--batch",
+        "8",
+        "--images-per-person",
+        "2",
+        "--max-steps",
+        "2",
+        "--out",
+        model.to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// `train --resume latest --out MODEL --json` with `extra` arguments.
+fn resume_latest(model: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "train",
+        "--resume",
+        "latest",
+        "--out",
+        model.to_str().unwrap(),
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
 }
