@@ -41,16 +41,16 @@ fn compare_eval_and_embed_with_a_trained_model() {
     let model = train_model(dir.path());
     let m = model.to_str().unwrap();
 
-    let out = json(&run(&[
-        "compare",
-        &photo("Colin_Powell", 1),
-        &photo("Colin_Powell", 2),
-        "--model",
-        m,
-        "--threshold",
-        "0.25",
-        "--json",
-    ]));
+    let pair = |a: String, b: String, extra: &[&str]| {
+        let mut args = vec!["compare", &a, &b, "--model", m, "--json"];
+        args.extend_from_slice(extra);
+        json(&run(&args))
+    };
+    let out = pair(
+        photo("Colin_Powell", 1),
+        photo("Colin_Powell", 2),
+        &["--threshold", "0.25"],
+    );
     let s = out["similarity"].as_f64().unwrap();
     assert!((-1.0..=1.0).contains(&s), "{out}");
     assert_eq!(out["threshold"], 0.25);
@@ -61,14 +61,7 @@ fn compare_eval_and_embed_with_a_trained_model() {
 
     // The model was trained without validation pairs: without --threshold there is no
     // verdict (a made-up threshold would give confidently wrong ones).
-    let out = json(&run(&[
-        "compare",
-        &photo("Colin_Powell", 1),
-        &photo("Hugo_Chavez", 1),
-        "--model",
-        m,
-        "--json",
-    ]));
+    let out = pair(photo("Colin_Powell", 1), photo("Hugo_Chavez", 1), &[]);
     assert!(out["same"].is_null() && out["threshold"].is_null(), "{out}");
     assert!(out["similarity"].is_number());
     let o = run(&[
@@ -82,16 +75,11 @@ fn compare_eval_and_embed_with_a_trained_model() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("has no threshold"));
 
     // A photo compared with itself is the same person at any threshold below 1.
-    let out = json(&run(&[
-        "compare",
-        &photo("Laura_Bush", 3),
-        &photo("Laura_Bush", 3),
-        "--model",
-        m,
-        "--threshold",
-        "0.99",
-        "--json",
-    ]));
+    let out = pair(
+        photo("Laura_Bush", 3),
+        photo("Laura_Bush", 3),
+        &["--threshold", "0.99"],
+    );
     assert!(out["similarity"].as_f64().unwrap() > 0.999, "{out}");
     assert_eq!(out["same"], true);
 
