@@ -448,7 +448,11 @@ impl TrainingPanel {
 
     pub fn ui(&mut self, ui: &mut egui::Ui, inputs: Inputs<'_>) {
         let idle = self.run.is_none();
-        ui.add_enabled_ui(idle, |ui| self.settings_ui(ui));
+        // Validation pairs come from the dataset's pairsDevTrain list.
+        let has_pairs = inputs
+            .dataset
+            .is_some_and(|d| d.pair_list("pairsDevTrain").is_some());
+        ui.add_enabled_ui(idle, |ui| self.settings_ui(ui, has_pairs));
         ui.horizontal_wrapped(|ui| self.buttons_ui(ui, &inputs));
         match (&inputs.triplets, self.source) {
             (_, Source::Mining) => match inputs.dataset {
@@ -486,14 +490,16 @@ impl TrainingPanel {
             });
     }
 
-    fn settings_ui(&mut self, ui: &mut egui::Ui) {
-        self.data_ui(ui);
-        self.backbone_ui(ui);
+    fn settings_ui(&mut self, ui: &mut egui::Ui, has_pairs: bool) {
+        self.data_ui(ui, has_pairs);
+        if let Some(changed) = self.backbone_ui(ui) {
+            self.note(changed);
+        }
         hyper_parameters_ui(ui, &mut self.cfg);
     }
 
-    /// Fixed triplets or mining, and validation.
-    fn data_ui(&mut self, ui: &mut egui::Ui) {
+    /// Fixed triplets or mining, and validation (offered when the dataset has the pairs).
+    fn data_ui(&mut self, ui: &mut egui::Ui, has_pairs: bool) {
         let cfg = &mut self.cfg;
         ui.horizontal_wrapped(|ui| {
             ui.label("Data");
@@ -508,14 +514,27 @@ impl TrainingPanel {
                 });
             }
             ui.separator();
-            ui.checkbox(&mut self.validate, "validate on 100+100 DevTrain pairs")
-                .on_hover_text("Needs the dataset (Dataset page); accuracy after each epoch");
+            if has_pairs {
+                ui.checkbox(&mut self.validate, "validate on 100+100 DevTrain pairs")
+                    .on_hover_text("Accuracy on held-out DevTrain pairs after each epoch");
+            } else {
+                // Shown unticked: a run here has no validation, whatever was chosen before.
+                ui.add_enabled(
+                    false,
+                    egui::Checkbox::new(&mut false, "validate on 100+100 DevTrain pairs"),
+                )
+                .on_disabled_hover_text(
+                    "Needs a dataset with LFW's pairsDevTrain list (Dataset page)",
+                );
+            }
         });
     }
 
-    /// The backbone and its initial weights (choosing dlib proposes its recipe).
-    fn backbone_ui(&mut self, ui: &mut egui::Ui) {
+    /// The backbone and its initial weights (choosing dlib proposes its recipe); returns a
+    /// note saying which settings that changed.
+    fn backbone_ui(&mut self, ui: &mut egui::Ui) -> Option<String> {
         let cfg = &mut self.cfg;
+        let mut changed = None;
         ui.horizontal_wrapped(|ui| {
             ui.label("Backbone");
             let before = cfg.backbone;
@@ -534,6 +553,11 @@ impl TrainingPanel {
                 cfg.margin = 0.2;
                 cfg.learning_rate = 5e-4;
                 cfg.batch_size = 64;
+                changed = Some(format!(
+                    "{}: its recipe set frozen epochs {}, flip averaging on, margin 0.2, learning rate 5e-4, batch 64",
+                    cfg.backbone.name(),
+                    cfg.freeze_backbone_epochs
+                ));
             }
             let note = match &cfg.init {
                 InitWeights::File(p) => format!("weights: {}", p.display()),
@@ -541,8 +565,12 @@ impl TrainingPanel {
                 InitWeights::Default => cfg.backbone.weights_note().into(),
             };
             ui.label(note);
-            if cfg.backbone != BackboneKind::DlibResnet
-                && ui.button("ImageNet weights file...").clicked()
+            // Only the ImageNet backbones have ImageNet weights to load.
+            let imagenet = !matches!(
+                cfg.backbone,
+                BackboneKind::DlibResnet | BackboneKind::SmallCnn
+            );
+            if imagenet && ui.button("ImageNet weights file...").clicked()
             {
                 self.weights_pick = Some(dialogs::spawn(ui.ctx(), || {
                     rfd::FileDialog::new()
@@ -555,6 +583,7 @@ impl TrainingPanel {
                 cfg.init = InitWeights::Default;
             }
         });
+        changed
     }
 
     fn buttons_ui(&mut self, ui: &mut egui::Ui, inputs: &Inputs<'_>) {
