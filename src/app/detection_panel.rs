@@ -393,11 +393,17 @@ impl DetectionPanel {
             ui.add_enabled_ui(images.as_ref().is_some_and(|i| !i.is_empty()), |ui| {
                 let n = images.as_ref().map_or(0, |i| i.len()).max(1);
                 let mut step = None;
-                // From no dataset image, Next is the first and Previous the last.
-                if ui.button("Previous").clicked() {
+                // From no dataset image, Next is the first and Previous the last; the arrow
+                // keys do the same while no text field has the focus.
+                let typing = ui.ctx().egui_wants_keyboard_input();
+                let ctx = ui.ctx().clone();
+                let key = |k| !typing && ctx.input(|i| i.key_pressed(k));
+                let previous = ui.button("Previous").on_hover_text("Left arrow");
+                if previous.clicked() || key(egui::Key::ArrowLeft) {
                     step = Some(self.dataset_index.map_or(n - 1, |i| (i + n - 1) % n));
                 }
-                if ui.button("Next").clicked() {
+                let next = ui.button("Next").on_hover_text("Right arrow");
+                if next.clicked() || key(egui::Key::ArrowRight) {
                     step = Some(self.dataset_index.map_or(0, |i| (i + 1) % n));
                 }
                 if ui.button("Random").clicked() {

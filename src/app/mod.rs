@@ -269,6 +269,21 @@ impl SiameseApp {
     }
 
     fn navigation(&mut self, ui: &mut egui::Ui) {
+        // Ctrl+1..7 (Cmd on macOS) go to the pages in the order listed.
+        let keys = [
+            egui::Key::Num1,
+            egui::Key::Num2,
+            egui::Key::Num3,
+            egui::Key::Num4,
+            egui::Key::Num5,
+            egui::Key::Num6,
+            egui::Key::Num7,
+        ];
+        for (key, page) in keys.into_iter().zip(Page::ALL) {
+            if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, key)) {
+                self.page = page;
+            }
+        }
         ui.add_space(8.0);
         ui.heading("Siamese Face");
         ui.add_space(8.0);
@@ -277,7 +292,9 @@ impl SiameseApp {
             let selected = self.page == page;
             let button = egui::Button::selectable(selected, page.title())
                 .min_size(egui::vec2(ui.available_width(), 28.0));
-            if ui.add(button).clicked() {
+            let n = Page::ALL.iter().position(|p| *p == page).unwrap_or(0) + 1;
+            let shortcut = format!("Ctrl+{n}");
+            if ui.add(button).on_hover_text(shortcut).clicked() {
                 self.page = page;
             }
         }

@@ -393,6 +393,15 @@ fn detection_panel_steps_through_the_dataset_from_its_first_image() {
     harness.run_steps(1);
     wait_for_detection(&mut harness);
     harness.get_by_label("dataset image 30 of 30");
+    // The right arrow steps on (from the last image to the first).
+    harness.key_press(eframe::egui::Key::ArrowRight);
+    harness.run_steps(1);
+    wait_for_detection(&mut harness);
+    harness.get_by_label("dataset image 1 of 30");
+    // Ctrl+6 goes to the sixth page, Evaluate.
+    harness.key_press_modifiers(eframe::egui::Modifiers::COMMAND, eframe::egui::Key::Num6);
+    harness.run_steps(2);
+    harness.get_by_role_and_label(Role::Button, "Run evaluation");
 }
 
 #[test]
