@@ -197,7 +197,17 @@ impl EvaluatePanel {
         }
         if self.result.is_none() {
             ui.add_space(24.0);
-            ui.label("Choose a pair list (LFW's pairsDevTest by default) and Run evaluation.");
+            match dataset {
+                Some(ds) if ds.pair_lists.is_empty() => ui.label(format!(
+                    "{} has no pair lists to evaluate on (pairs.txt, pairsDevTrain.txt, \
+                     pairsDevTest.txt or LFW's Kaggle CSVs). Open LFW on the Dataset page, \
+                     or put a pair list in LFW's format beside the person folders.",
+                    ds.root.display()
+                )),
+                _ => ui.label(
+                    "Choose a pair list (LFW's pairsDevTest by default) and Run evaluation.",
+                ),
+            };
             return;
         }
         self.threshold_ui(ui);
@@ -234,11 +244,17 @@ impl EvaluatePanel {
                         ui.selectable_value(&mut self.list, l.clone(), l);
                     }
                 });
+            // A list the dataset does not have (the sample has none) cannot be run.
+            if !lists.is_empty() && !lists.contains(&self.list) {
+                self.list = lists[0].clone();
+            }
             let can =
-                self.job.is_none() && dataset.is_some() && model_dir.is_some() && device.is_some();
+                self.job.is_none() && !lists.is_empty() && model_dir.is_some() && device.is_some();
             if ui
                 .add_enabled(can, egui::Button::new("Run evaluation"))
-                .on_disabled_hover_text("Needs a dataset (Dataset page) and a model (Compare page)")
+                .on_disabled_hover_text(
+                    "Needs a dataset with pair lists (Dataset page) and a model (Compare page)",
+                )
                 .clicked()
                 && let (Some(ds), Some(m), Some(d)) = (dataset, model_dir, device)
             {
