@@ -814,6 +814,19 @@ mod tests {
         let both = cache_for(fresh.path(), &dataset);
         assert!(both.record(colin).is_some() && both.record(laura).is_some());
 
+        // Stopped after two images: those two are kept for the next run (a cancel saves).
+        let stopped = tempfile::tempdir().unwrap();
+        let mut cache = cache_for(stopped.path(), &dataset);
+        let cancel = AtomicBool::new(false);
+        let all = BTreeSet::from([colin, colin2, laura]);
+        let out = crop_images(&dataset, &all, &mut cache, &detector, &cancel, |done, _| {
+            if done == 2 {
+                cancel.store(true, Ordering::Relaxed);
+            }
+        });
+        assert!(matches!(out, Err(PreprocessError::Cancelled)));
+        assert_eq!(cache_for(stopped.path(), &dataset).records().len(), 2);
+
         // A truncated index is started afresh, not a refusal of the whole cache.
         let index = both.dir().join(INDEX);
         let text = std::fs::read(&index).unwrap();
