@@ -804,7 +804,17 @@ mod tests {
             Some(Outcome::Error { .. })
         ));
         assert!(saved.record(colin2).is_some());
+    }
 
+    /// Records survive another job's save and a cancel; a damaged index starts afresh.
+    #[test]
+    fn the_crop_cache_keeps_other_jobs_and_cancelled_work() {
+        let (_data, dataset) = small_dataset();
+        let detector = Detector::new(&burn::tensor::Device::flex()).unwrap();
+        let colin = "Colin_Powell/Colin_Powell_0001.jpg";
+        let colin2 = "Colin_Powell/Colin_Powell_0002.jpg";
+        let laura = "Laura_Bush/Laura_Bush_0001.jpg";
+        let one = BTreeSet::from([colin]);
         // Two jobs on one cache: each one's records survive the other's save.
         let fresh = tempfile::tempdir().unwrap();
         let mut a = cache_for(fresh.path(), &dataset);
