@@ -452,6 +452,35 @@ pub fn report(scores: &Scores, threshold: f32, folds: bool) -> Report {
 }
 
 /// Pairs of `scores` misclassified at `threshold`.
+/// Every scored pair as CSV (`a,b,same,fold,similarity,said_same`), `said_same` at its
+/// scores' threshold (per-fold models have their own); image paths are quoted when they
+/// hold a comma or a quote.
+pub fn scores_csv(parts: &[(&Scores, f32)]) -> String {
+    let field = |s: &str| {
+        if s.contains([',', '"', '\n']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_owned()
+        }
+    };
+    let mut out = String::from("a,b,same,fold,similarity,said_same\n");
+    for (p, threshold) in parts
+        .iter()
+        .flat_map(|(scores, t)| scores.pairs.iter().map(move |p| (p, *t)))
+    {
+        out.push_str(&format!(
+            "{},{},{},{},{:.6},{}\n",
+            field(&p.a),
+            field(&p.b),
+            p.same,
+            p.fold + 1,
+            p.similarity,
+            p.similarity >= threshold
+        ));
+    }
+    out
+}
+
 pub fn misclassified(scores: &Scores, threshold: f32) -> Vec<&PairScore> {
     scores
         .pairs
@@ -549,6 +578,35 @@ mod tests {
             .map(|p| (p.a.as_str(), p.b.as_str(), p.similarity))
             .collect();
         assert_eq!(scored, [("a", "b", 1.0), ("a", "c", 0.0)]);
+    }
+
+    #[test]
+    fn scores_export_as_csv() {
+        let pair = |a: &str, same, similarity| PairScore {
+            a: a.into(),
+            b: "B/B_0001.jpg".into(),
+            same,
+            fold: 0,
+            similarity,
+        };
+        let scores = Scores {
+            list: "l".into(),
+            pairs: vec![
+                pair("A/A_0001.jpg", true, 0.95),
+                pair("Odd, \"name\".jpg", false, 0.5),
+            ],
+            fallback_crops: vec![],
+            missing_pairs: 0,
+            unscored_pairs: 0,
+        };
+        let csv = scores_csv(&[(&scores, 0.9)]);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[0], "a,b,same,fold,similarity,said_same");
+        assert_eq!(lines[1], "A/A_0001.jpg,B/B_0001.jpg,true,1,0.950000,true");
+        assert_eq!(
+            lines[2],
+            "\"Odd, \"\"name\"\".jpg\",B/B_0001.jpg,false,1,0.500000,false"
+        );
     }
 
     #[test]

@@ -123,6 +123,12 @@ fn compare_eval_and_embed_with_a_trained_model() {
     // The second run reads the cached embeddings and gives the same numbers.
     let again = json(&args(&[]));
     assert_eq!(r, again);
+    // --csv writes every scored pair.
+    let csv = dir.path().join("scores.csv");
+    json(&args(&["--csv", csv.to_str().unwrap()]));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(text.lines().count(), 9, "{text}");
+    assert!(text.starts_with("a,b,same,fold,similarity,said_same\n"));
     // --sample keeps the first N matched and N mismatched pairs.
     let r = json(&args(&["--sample", "2"]));
     assert_eq!(r["pairs"], 4);

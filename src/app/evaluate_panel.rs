@@ -5,7 +5,7 @@
 //! pairs at the current threshold, and "Use this threshold" (saved into model.json).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use burn::tensor::Device;
@@ -20,6 +20,7 @@ use siamese_face::workflow::evaluate::{self as workflow, EvalPlan, Evaluation, M
 use siamese_face::workflow::{Outcome, WorkflowError};
 
 use super::context::{AppContext, Panel};
+use super::dialogs;
 use super::job::{Job, Update};
 use super::thumbnails::{Thumb, Thumbnails};
 
@@ -55,6 +56,8 @@ pub struct EvaluatePanel {
     undo: Option<model::ThresholdSaved>,
     /// A model the app should switch to (the user copy a shipped model's threshold went to).
     switch_to: Option<PathBuf>,
+    /// The file dialog choosing where the scored pairs go (CSV).
+    export_pick: Option<mpsc::Receiver<Option<PathBuf>>>,
 }
 
 impl EvaluatePanel {
@@ -71,6 +74,7 @@ impl EvaluatePanel {
             confirm: None,
             undo: None,
             switch_to: None,
+            export_pick: None,
         }
     }
 
@@ -319,8 +323,44 @@ impl EvaluatePanel {
             {
                 self.confirm = Some(self.threshold);
             }
+            if ui
+                .add_enabled(self.export_pick.is_none(), egui::Button::new("Export CSV..."))
+                .on_hover_text("Every scored pair: images, same, fold, similarity, the verdict at this threshold")
+                .clicked()
+            {
+                let name = format!("{}-scores.csv", r.scores.list.replace([' ', '/'], "_"));
+                self.export_pick = Some(dialogs::spawn(ui.ctx(), move || {
+                    rfd::FileDialog::new()
+                        .set_title("Save the scored pairs")
+                        .set_file_name(name)
+                        .add_filter("CSV", &["csv"])
+                        .save_file()
+                }));
+            }
         });
+        self.export();
         self.confirm_ui(ui);
+    }
+
+    /// Writes the scored pairs where the export dialog said, once it answers.
+    fn export(&mut self) {
+        let Some(rx) = &self.export_pick else { return };
+        let Ok(picked) = rx.try_recv() else { return };
+        self.export_pick = None;
+        let (Some(path), Some(r)) = (picked, &self.result) else {
+            return;
+        };
+        let csv = evaluate::scores_csv(&[(&r.scores, self.threshold)]);
+        match siamese_face::imageio::write_atomic(&path, csv.as_bytes()) {
+            Ok(()) => {
+                self.message = Some(format!(
+                    "{} pairs written to {}",
+                    r.scores.pairs.len(),
+                    path.display()
+                ))
+            }
+            Err(e) => self.error = Some(format!("{}: {e}", path.display())),
+        }
     }
 
     /// The Save / Cancel question after "Use this threshold", and Undo after a save.

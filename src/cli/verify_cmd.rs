@@ -137,6 +137,10 @@ pub struct EvalArgs {
     /// Crop cache root (default: $SIAMESE_FACE_CACHE, else ~/.cache/siamese-face).
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
+    /// Also write every scored pair (a, b, same, fold, similarity, said_same at the
+    /// threshold) to this CSV file.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
 }
@@ -190,6 +194,16 @@ pub fn eval(args: EvalArgs, request: BackendRequest) -> anyhow::Result<ExitCode>
         anyhow::bail!("cancelled");
     };
     let r = &evaluation.report;
+    if let Some(csv) = &args.csv {
+        let parts: Vec<_> = evaluation
+            .scores
+            .iter()
+            .map(|(s, t)| (s, args.threshold.unwrap_or(*t)))
+            .collect();
+        let text = siamese_face::evaluate::scores_csv(&parts);
+        imageio::write_atomic(csv, text.as_bytes())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", csv.display()))?;
+    }
     if args.save_threshold
         && let Some(dir) = &evaluation.model_dir
     {
