@@ -194,6 +194,39 @@ pub fn eval(args: EvalArgs, request: BackendRequest) -> anyhow::Result<ExitCode>
         anyhow::bail!("cancelled");
     };
     let r = &evaluation.report;
+    write_outputs(&args, &evaluation)?;
+    if args.json {
+        println!("{}", serde_json::to_string(r)?);
+    } else {
+        println!(
+            "{}: {} pairs, accuracy {:.4} at threshold {:.3} (best on these pairs {:.4} at {:.3}), AUC {:.4}, TAR {:.3} at FAR 1e-2, {:.3} at 1e-3{}; {} fallback crop(s), {} pair(s) missing, {} unscored; {:.0} s",
+            evaluation.list.name,
+            r.pairs,
+            r.accuracy,
+            r.threshold,
+            r.best_accuracy,
+            r.best_threshold,
+            r.auc,
+            r.tar_at_far["1e-2"],
+            r.tar_at_far["1e-3"],
+            match (r.fold_accuracy_mean, r.fold_accuracy_std) {
+                (Some(m), Some(s)) =>
+                    format!(", {}-fold accuracy {m:.4} +- {s:.4}", evaluation.list.folds),
+                _ => String::new(),
+            },
+            r.fallback_crops,
+            r.missing_pairs,
+            r.unscored_pairs,
+            t0.elapsed().as_secs_f64()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `eval` writes besides its report: the scored pairs (`--csv`) and the threshold
+/// (`--save-threshold`).
+fn write_outputs(args: &EvalArgs, evaluation: &evaluate::Evaluation) -> anyhow::Result<()> {
+    let r = &evaluation.report;
     if let Some(csv) = &args.csv {
         let parts: Vec<_> = evaluation
             .scores
@@ -225,32 +258,7 @@ pub fn eval(args: EvalArgs, request: BackendRequest) -> anyhow::Result<ExitCode>
             );
         }
     }
-    if args.json {
-        println!("{}", serde_json::to_string(r)?);
-    } else {
-        println!(
-            "{}: {} pairs, accuracy {:.4} at threshold {:.3} (best on these pairs {:.4} at {:.3}), AUC {:.4}, TAR {:.3} at FAR 1e-2, {:.3} at 1e-3{}; {} fallback crop(s), {} pair(s) missing, {} unscored; {:.0} s",
-            evaluation.list.name,
-            r.pairs,
-            r.accuracy,
-            r.threshold,
-            r.best_accuracy,
-            r.best_threshold,
-            r.auc,
-            r.tar_at_far["1e-2"],
-            r.tar_at_far["1e-3"],
-            match (r.fold_accuracy_mean, r.fold_accuracy_std) {
-                (Some(m), Some(s)) =>
-                    format!(", {}-fold accuracy {m:.4} +- {s:.4}", evaluation.list.folds),
-                _ => String::new(),
-            },
-            r.fallback_crops,
-            r.missing_pairs,
-            r.unscored_pairs,
-            t0.elapsed().as_secs_f64()
-        );
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 #[derive(Debug, Args)]
