@@ -137,7 +137,7 @@ fn navigation_switches_pages() {
     let mut harness = harness(sample());
     harness.run_steps(2);
     goto(&mut harness, "Evaluate");
-    harness.get_by_label_contains("Choose a pair list");
+    harness.get_by_label_contains("has no pair lists to evaluate on");
     goto(&mut harness, "Detection");
     harness.get_by_label("Face crops");
     goto(&mut harness, "Dataset");
