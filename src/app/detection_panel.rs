@@ -484,6 +484,7 @@ impl DetectionPanel {
                     .suffix(" px")
                     .text("size"),
             )
+            .on_hover_text("Side of the square crops the network sees")
             .changed();
         changed |= ui
             .add(egui::Slider::new(&mut self.crop.margin, 0.0..=1.0).text("margin"))
@@ -499,6 +500,7 @@ impl DetectionPanel {
                     .step_by(0.01)
                     .text("min probability"),
             )
+            .on_hover_text("Faces O-Net is less sure of are not cropped")
             .changed();
         changed |= ui
             .add(
@@ -506,6 +508,9 @@ impl DetectionPanel {
                     .step_by(1.0)
                     .suffix(" px")
                     .text("min crop face"),
+            )
+            .on_hover_text(
+                "Faces smaller than this (box side, in the photo's pixels) are not cropped",
             )
             .changed();
         if ui.button("Defaults").clicked() {

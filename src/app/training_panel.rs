@@ -504,7 +504,11 @@ impl TrainingPanel {
         ui.horizontal_wrapped(|ui| {
             ui.label("Data");
             ui.radio_value(&mut self.source, Source::Triplets, "fixed triplets");
-            ui.radio_value(&mut self.source, Source::Mining, "online semi-hard mining");
+            ui.radio_value(&mut self.source, Source::Mining, "online semi-hard mining")
+                .on_hover_text(
+                    "Each batch takes a few people with several photos each and trains on the \
+                     triplets whose negative is farther than the positive but within the margin",
+                );
             if self.source == Source::Mining {
                 ui.label("images per person");
                 let mut k = cfg.mining.map_or(4, |m| m.images_per_person);
@@ -746,18 +750,28 @@ fn hyper_parameters_ui(ui: &mut egui::Ui, cfg: &mut TrainConfig) {
                     ui.selectable_value(&mut cfg.schedule, LrSchedule::Constant, "constant");
                 });
             ui.label("warm-up steps");
-            ui.add(egui::DragValue::new(&mut cfg.warmup_steps).range(0..=10_000));
+            ui.add(egui::DragValue::new(&mut cfg.warmup_steps).range(0..=10_000))
+                .on_hover_text("Steps over which the learning rate rises from 0 to its value");
             ui.label("margin");
             ui.add(
                 egui::DragValue::new(&mut cfg.margin)
                     .range(0.01..=2.0)
                     .speed(0.01),
+            )
+            .on_hover_text(
+                "Triplet loss margin: how much closer (squared distance between unit \
+                 embeddings) the positive must be than the negative",
             );
             ui.label("frozen backbone epochs");
-            ui.add(egui::DragValue::new(&mut cfg.freeze_backbone_epochs).range(0..=100));
+            ui.add(egui::DragValue::new(&mut cfg.freeze_backbone_epochs).range(0..=100))
+                .on_hover_text(
+                    "Epochs that train only the dense block on a fixed backbone (its features \
+                     are then computed once); later epochs train everything",
+                );
             let mut augment = !cfg.augment.is_none();
             if ui
                 .checkbox(&mut augment, "augment (flip, jitter, colour)")
+                .on_hover_text("Random mirror, small shifts and colour changes of each crop")
                 .changed()
             {
                 cfg.augment = if augment {
@@ -777,7 +791,8 @@ fn hyper_parameters_ui(ui: &mut egui::Ui, cfg: &mut TrainConfig) {
                     "Embed each face with its mirror image too and average (validation and the saved model)",
                 );
             ui.label("checkpoint every");
-            ui.add(egui::DragValue::new(&mut cfg.checkpoint_every).range(0..=100_000));
+            ui.add(egui::DragValue::new(&mut cfg.checkpoint_every).range(0..=100_000))
+                .on_hover_text("Save a resumable checkpoint every N steps (0: only when stopped)");
             ui.label("steps");
         });
 }
