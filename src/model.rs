@@ -81,6 +81,30 @@ pub fn save(net: &EmbeddingNet, meta: &ModelMeta, dir: &Path) -> Result<(), Mode
     write_meta(dir, meta)
 }
 
+/// Saves a model into a new folder `parent/name` (`name-2`, `name-3`, ... when taken), so
+/// a save never mixes its files with another model's; returns the folder.
+pub fn save_new(
+    net: &EmbeddingNet,
+    meta: &ModelMeta,
+    parent: &Path,
+    name: &str,
+) -> Result<PathBuf, ModelError> {
+    let dir = (1..)
+        .map(|n| match n {
+            1 => parent.join(name),
+            n => parent.join(format!("{name}-{n}")),
+        })
+        .find(|d| !d.exists())
+        .unwrap_or_else(|| parent.join(name));
+    save(net, meta, &dir)?;
+    Ok(dir)
+}
+
+/// A folder name for a trained model: its backbone and steps.
+pub fn folder_name(meta: &ModelMeta) -> String {
+    format!("{}-{}-steps", meta.backbone, meta.steps)
+}
+
 fn write_meta(dir: &Path, meta: &ModelMeta) -> Result<(), ModelError> {
     let json = serde_json::to_vec_pretty(meta).map_err(|e| error(dir, e))?;
     crate::imageio::write_atomic(&dir.join("model.json"), &json).map_err(|e| error(dir, e))
@@ -244,7 +268,7 @@ pub fn user_copy_dir(shipped: &Path) -> PathBuf {
 
 /// Where the user's copies of shipped models go: `$SIAMESE_FACE_MODELS`, else the XDG data
 /// folder (`~/.local/share/siamese-face/models`).
-fn user_models_root() -> PathBuf {
+pub fn user_models_root() -> PathBuf {
     std::env::var_os("SIAMESE_FACE_MODELS")
         .map(PathBuf::from)
         .unwrap_or_else(|| {

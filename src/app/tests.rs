@@ -553,6 +553,38 @@ fn training_panel_trains_on_the_generated_triplets() {
     let image = harness.render().expect("the GUI renders on a wgpu adapter");
     assert!(distinct_colours(&image) > 100, "the frame looks blank");
     save(&image, "training_panel.png");
+    use_the_trained_model(&mut harness, cache.path());
+}
+
+/// "Use this model" saves the trained model into a new folder of the user's models and the
+/// Compare page loads it; a second click makes a second folder, never mixing files.
+fn use_the_trained_model(
+    harness: &mut Harness<'static, Option<SiameseApp>>,
+    dir: &std::path::Path,
+) {
+    let models = dir.join("models");
+    harness
+        .state_mut()
+        .as_mut()
+        .unwrap()
+        .training
+        .set_models_root(models.clone());
+    for _ in 0..2 {
+        harness
+            .get_by_role_and_label(Role::Button, "Use this model")
+            .click();
+        harness.run_steps(2);
+    }
+    let first = models.join("small-cnn-4-steps");
+    assert!(first.join("model.bpk").is_file());
+    assert!(models.join("small-cnn-4-steps-2/model.json").is_file());
+    let second = models.join("small-cnn-4-steps-2");
+    wait_until(
+        harness,
+        60,
+        "the Compare page loading the trained model",
+        |app| app.compare.model_dir() == Some(second.as_path()),
+    );
 }
 
 /// The sample with an LFW-format pairs.txt beside its person folders, in a temporary folder.

@@ -79,6 +79,10 @@ pub struct TrainingPanel {
     log: VecDeque<String>,
     trained: Option<(Arc<EmbeddingNet>, ModelMeta)>,
     save_pick: Option<mpsc::Receiver<Option<PathBuf>>>,
+    /// A saved model the app should switch to ("Use this model").
+    use_request: Option<PathBuf>,
+    /// Where "Use this model" saves (the user's models folder).
+    models_root: PathBuf,
     weights_pick: Option<mpsc::Receiver<Option<PathBuf>>>,
     resume_pick: Option<mpsc::Receiver<Option<PathBuf>>>,
     /// The plan of the run picked to resume (its settings are shown in the panel).
@@ -103,12 +107,19 @@ impl TrainingPanel {
             log: VecDeque::new(),
             trained: None,
             save_pick: None,
+            use_request: None,
+            models_root: model::user_models_root(),
             weights_pick: None,
             resume_pick: None,
             resume_plan: None,
             error: None,
             runs_root: preprocess::default_cache_root().join("runs"),
         }
+    }
+
+    #[cfg(test)]
+    pub fn set_models_root(&mut self, root: PathBuf) {
+        self.models_root = root;
     }
 
     #[cfg(test)]
@@ -390,14 +401,32 @@ impl TrainingPanel {
         }
     }
 
+    /// Saves the trained model into the user's models folder and asks the app to use it.
+    fn use_trained(&mut self) {
+        let Some((net, meta)) = &self.trained else {
+            return;
+        };
+        match model::save_new(net, meta, &self.models_root, &model::folder_name(meta)) {
+            Ok(dir) => {
+                self.note(format!(
+                    "saved the model to {} and made it the model in use",
+                    dir.display()
+                ));
+                self.use_request = Some(dir);
+            }
+            Err(e) => self.error = Some(e.to_string()),
+        }
+    }
+
     fn poll_dialogs(&mut self) {
         if let Some(rx) = &self.save_pick
             && let Ok(picked) = rx.try_recv()
         {
             self.save_pick = None;
-            if let (Some(dir), Some((net, meta))) = (picked, &self.trained) {
-                match model::save(net, meta, &dir) {
-                    Ok(()) => self.note(format!("saved the model to {}", dir.display())),
+            if let (Some(parent), Some((net, meta))) = (picked, &self.trained) {
+                // Into a new subfolder of the one chosen, never loose files beside others.
+                match model::save_new(net, meta, &parent, &model::folder_name(meta)) {
+                    Ok(dir) => self.note(format!("saved the model to {}", dir.display())),
                     Err(e) => self.error = Some(e.to_string()),
                 }
             }
@@ -638,13 +667,26 @@ impl TrainingPanel {
         let can_save = idle && self.trained.is_some() && self.save_pick.is_none();
         if ui
             .add_enabled(can_save, egui::Button::new("Save model..."))
+            .on_hover_text("Into a new subfolder of the folder you choose")
             .clicked()
         {
             self.save_pick = Some(dialogs::spawn(ui.ctx(), || {
                 rfd::FileDialog::new()
-                    .set_title("Folder for the trained model")
+                    .set_title("Folder to save the trained model in (a subfolder is made)")
                     .pick_folder()
             }));
+        }
+        if ui
+            .add_enabled(
+                idle && self.trained.is_some(),
+                egui::Button::new("Use this model"),
+            )
+            .on_hover_text(
+                "Save it among your models and make it the one Compare, Evaluate and People use",
+            )
+            .clicked()
+        {
+            self.use_trained();
         }
     }
 
@@ -827,5 +869,8 @@ impl Panel for TrainingPanel {
             frames: &app.frames,
         };
         TrainingPanel::ui(self, ui, inputs);
+        if let Some(dir) = self.use_request.take() {
+            app.model_request = Some(dir);
+        }
     }
 }
