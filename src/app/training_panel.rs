@@ -56,6 +56,8 @@ struct Run {
     frames_at_start: usize,
     /// Backbone features computed so far, while a frozen-backbone run prepares them.
     features: Option<(usize, usize)>,
+    /// The trainer has started (crops and features are ready); Pause works from then on.
+    training: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,6 +267,7 @@ impl TrainingPanel {
             first_step: 1,
             frames_at_start: inputs.frames.count(),
             features: None,
+            training: false,
         });
     }
 
@@ -353,6 +356,7 @@ impl TrainingPanel {
                     run.first_step = first_step;
                     run.job.clear_progress();
                     run.started = Instant::now();
+                    run.training = true;
                 }
                 self.note(format!(
                     "training steps {first_step}..{steps}; backbone weights: {initial_weights}"
@@ -642,7 +646,18 @@ impl TrainingPanel {
         }
         if let Some(run) = &self.run {
             let paused = run.job.paused();
-            if ui.button(if paused { "Resume" } else { "Pause" }).clicked() {
+            // Preparing (cropping) cannot pause: saying "Resume" while it goes on would lie.
+            if ui
+                .add_enabled(
+                    run.training,
+                    egui::Button::new(if paused { "Resume" } else { "Pause" }),
+                )
+                .on_disabled_hover_text(
+                    "Pause works once the training steps start; Stop ends the preparation \
+                     (the crops made so far are kept for the next run)",
+                )
+                .clicked()
+            {
                 run.job.set_paused(!paused);
             }
             if ui.button("Stop").clicked() {
