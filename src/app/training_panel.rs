@@ -405,6 +405,34 @@ impl TrainingPanel {
         }
     }
 
+    /// Save model... and Use this model, once a run has finished.
+    fn model_buttons_ui(&mut self, ui: &mut egui::Ui, idle: bool) {
+        let can_save = idle && self.trained.is_some() && self.save_pick.is_none();
+        if ui
+            .add_enabled(can_save, egui::Button::new("Save model..."))
+            .on_hover_text("Into a new subfolder of the folder you choose")
+            .clicked()
+        {
+            self.save_pick = Some(dialogs::spawn(ui.ctx(), || {
+                rfd::FileDialog::new()
+                    .set_title("Folder to save the trained model in (a subfolder is made)")
+                    .pick_folder()
+            }));
+        }
+        if ui
+            .add_enabled(
+                idle && self.trained.is_some(),
+                egui::Button::new("Use this model"),
+            )
+            .on_hover_text(
+                "Save it among your models and make it the one Compare, Evaluate and People use",
+            )
+            .clicked()
+        {
+            self.use_trained();
+        }
+    }
+
     /// Saves the trained model into the user's models folder and asks the app to use it.
     fn use_trained(&mut self) {
         let Some((net, meta)) = &self.trained else {
@@ -679,30 +707,7 @@ impl TrainingPanel {
                     .pick_folder()
             }));
         }
-        let can_save = idle && self.trained.is_some() && self.save_pick.is_none();
-        if ui
-            .add_enabled(can_save, egui::Button::new("Save model..."))
-            .on_hover_text("Into a new subfolder of the folder you choose")
-            .clicked()
-        {
-            self.save_pick = Some(dialogs::spawn(ui.ctx(), || {
-                rfd::FileDialog::new()
-                    .set_title("Folder to save the trained model in (a subfolder is made)")
-                    .pick_folder()
-            }));
-        }
-        if ui
-            .add_enabled(
-                idle && self.trained.is_some(),
-                egui::Button::new("Use this model"),
-            )
-            .on_hover_text(
-                "Save it among your models and make it the one Compare, Evaluate and People use",
-            )
-            .clicked()
-        {
-            self.use_trained();
-        }
+        self.model_buttons_ui(ui, idle);
     }
 
     fn progress_ui(&self, ui: &mut egui::Ui, frames: &FrameStats) {
