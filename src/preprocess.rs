@@ -502,6 +502,12 @@ impl Progress {
             Outcome::Error { .. } => self.errors += 1,
         }
     }
+
+    /// An image that failed in a way not recorded (it may pass next time).
+    fn count_error(&mut self) {
+        self.done += 1;
+        self.errors += 1;
+    }
 }
 
 fn crop_path_in(dir: &Path, image: &str) -> PathBuf {
@@ -625,9 +631,7 @@ pub fn run(
                     cache.record_outcome(rel, ImageRecord::new(*stamp, outcome));
                 }
                 // Counted, not recorded: the next run tries again.
-                (Ok(_), None) | (Err(_), _) => progress.count(&Outcome::Error {
-                    message: String::new(),
-                }),
+                (Ok(_), None) | (Err(_), _) => progress.count_error(),
             }
             if last_save.elapsed() > Duration::from_secs(5) {
                 cache.save()?;

@@ -509,10 +509,9 @@ impl TrainingPanel {
 
     pub fn ui(&mut self, ui: &mut egui::Ui, inputs: Inputs<'_>) {
         let idle = self.run.is_none();
-        // Validation pairs come from the dataset's pairsDevTrain list.
-        let has_pairs = inputs
-            .dataset
-            .is_some_and(|d| d.pair_list("pairsDevTrain").is_some());
+        // The validation the plan asks for reads its pairs from this list of the dataset.
+        let list = ValidationPlan::default().list;
+        let has_pairs = inputs.dataset.is_some_and(|d| d.pair_list(&list).is_some());
         ui.add_enabled_ui(idle, |ui| self.settings_ui(ui, has_pairs));
         ui.horizontal_wrapped(|ui| self.buttons_ui(ui, &inputs));
         match (&inputs.triplets, self.source) {
