@@ -51,6 +51,80 @@ pub struct ModelMeta {
     /// Average each face's embedding with its mirror image's (see [`TrainConfig`]).
     #[serde(default)]
     pub flip_average: bool,
+    /// The similarities of labelled pairs, to read error rates at any threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
+}
+
+/// The similarities this model gives the pairs of a labelled list (say LFW pairsDevTrain),
+/// so that any threshold can be read as the error rates it had there: the calibrated
+/// reading beside a verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// The pair list the similarities come from.
+    pub pairs: String,
+    /// The same-person pairs' similarities, ascending.
+    pub same: Vec<f32>,
+    /// The different-people pairs' similarities, ascending.
+    pub different: Vec<f32>,
+}
+
+impl Calibration {
+    /// From scored pairs of the list `pairs` (4 decimals kept: enough for rates over a
+    /// few thousand pairs, and model.json stays readable).
+    pub fn new(pairs: &str, scored: &[crate::metrics::Scored]) -> Calibration {
+        let sorted = |same: bool| {
+            let mut v: Vec<f32> = scored
+                .iter()
+                .filter(|p| p.same == same && p.score.is_finite())
+                .map(|p| (p.score * 1e4).round() / 1e4)
+                .collect();
+            v.sort_by(f32::total_cmp);
+            v
+        };
+        Calibration {
+            pairs: pairs.to_string(),
+            same: sorted(true),
+            different: sorted(false),
+        }
+    }
+
+    /// The share of different-people pairs scoring at or above `threshold` (accepted as
+    /// one person): the false-accept rate there. None without such pairs.
+    pub fn false_accept_rate(&self, threshold: f32) -> Option<f64> {
+        let below = self.different.partition_point(|&s| s < threshold);
+        rate(self.different.len() - below, self.different.len())
+    }
+
+    /// The share of same-person pairs scoring below `threshold`: the false-reject rate.
+    pub fn false_reject_rate(&self, threshold: f32) -> Option<f64> {
+        let below = self.same.partition_point(|&s| s < threshold);
+        rate(below, self.same.len())
+    }
+}
+
+impl Calibration {
+    /// The reading of `threshold` in words: "on pairsDevTrain, 0.4 % of different people
+    /// scored at or above 0.914 (false accepts) and 1.8 % of same-person pairs below it".
+    pub fn reading(&self, threshold: f32) -> Option<String> {
+        let far = self.false_accept_rate(threshold)?;
+        let frr = self.false_reject_rate(threshold)?;
+        Some(format!(
+            "on {}, {} of {} different-people pairs scored at or above {threshold} (false \
+             accepts, {:.1} %) and {} of {} same-person pairs below it ({:.1} %)",
+            self.pairs,
+            (far * self.different.len() as f64).round(),
+            self.different.len(),
+            100.0 * far,
+            (frr * self.same.len() as f64).round(),
+            self.same.len(),
+            100.0 * frr
+        ))
+    }
+}
+
+fn rate(count: usize, of: usize) -> Option<f64> {
+    (of > 0).then(|| count as f64 / of as f64)
 }
 
 impl ModelMeta {
@@ -70,6 +144,7 @@ impl ModelMeta {
             validation: summary.validation,
             threshold: summary.validation.map(|v| v.threshold),
             flip_average: cfg.flip_average,
+            calibration: None,
         }
     }
 }
@@ -209,18 +284,33 @@ pub fn model_id(dir: &Path) -> Result<String, ModelError> {
 /// goes into the user's copy of it ([`user_copy_dir`], made on first use), which is then the
 /// model to use.
 pub fn set_threshold(dir: &Path, threshold: Option<f32>) -> Result<ThresholdSaved, ModelError> {
-    set_threshold_with_copies(dir, threshold, &user_models_root())
+    set_threshold_with_copies(dir, threshold, None, &user_models_root())
 }
 
-/// [`set_threshold`] with the user copies under `copies`.
+/// [`set_threshold`], also storing the similarities it was chosen on (replacing the
+/// model's calibration).
+pub fn set_calibrated_threshold(
+    dir: &Path,
+    threshold: f32,
+    calibration: Calibration,
+) -> Result<ThresholdSaved, ModelError> {
+    set_threshold_with_copies(dir, Some(threshold), Some(calibration), &user_models_root())
+}
+
+/// [`set_threshold`] with the user copies under `copies`; a calibration given replaces
+/// the model's.
 fn set_threshold_with_copies(
     dir: &Path,
     threshold: Option<f32>,
+    calibration: Option<Calibration>,
     copies: &Path,
 ) -> Result<ThresholdSaved, ModelError> {
     let mut meta = read_meta(dir)?;
     let previous = meta.threshold;
     meta.threshold = threshold;
+    if calibration.is_some() {
+        meta.calibration = calibration;
+    }
     check(&meta).map_err(|m| error(dir, m))?;
     let target = if is_shipped(dir) {
         let copy = copies.join(dir.file_name().unwrap_or_default());
@@ -284,6 +374,24 @@ pub fn user_models_root() -> PathBuf {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_calibration_reads_error_rates_at_any_threshold() {
+        use crate::metrics::Scored;
+        let scored: Vec<Scored> = [(0.95, true), (0.90, true), (0.80, true), (0.85, false)]
+            .into_iter()
+            .chain([(0.70, false), (0.60, false), (0.5, false)])
+            .map(|(score, same)| Scored { score, same })
+            .collect();
+        let c = Calibration::new("pairsDevTrain", &scored);
+        assert_eq!(c.same, vec![0.8, 0.9, 0.95]);
+        assert_eq!(c.false_accept_rate(0.85), Some(0.25));
+        assert_eq!(c.false_accept_rate(0.86), Some(0.0));
+        assert_eq!(c.false_reject_rate(0.86), Some(1.0 / 3.0));
+        assert_eq!(c.false_reject_rate(0.5), Some(0.0));
+        let none = Calibration::new("x", &[]);
+        assert_eq!(none.false_accept_rate(0.5), None);
+    }
+
     fn shipped() -> serde_json::Value {
         let dir = crate::verify::default_model_dir();
         serde_json::from_slice(&std::fs::read(dir.join("model.json")).unwrap()).unwrap()
@@ -326,7 +434,7 @@ mod tests {
         assert!(is_shipped(&shipped));
         let before = std::fs::read(shipped.join("model.json")).unwrap();
         let copies = tempfile::tempdir().unwrap();
-        let saved = set_threshold_with_copies(&shipped, Some(0.93), copies.path()).unwrap();
+        let saved = set_threshold_with_copies(&shipped, Some(0.93), None, copies.path()).unwrap();
         assert_eq!(saved.dir, copies.path().join("default-model"));
         assert_eq!(saved.previous, read_meta(&shipped).unwrap().threshold);
         assert_eq!(std::fs::read(shipped.join("model.json")).unwrap(), before);
@@ -336,7 +444,7 @@ mod tests {
             std::fs::read(shipped.join("model.bpk")).unwrap()
         );
         // The copy is an ordinary model: written in place, and undone.
-        let again = set_threshold_with_copies(&saved.dir, None, copies.path()).unwrap();
+        let again = set_threshold_with_copies(&saved.dir, None, None, copies.path()).unwrap();
         assert_eq!(
             (again.dir.clone(), again.previous),
             (saved.dir.clone(), Some(0.93))
@@ -344,6 +452,6 @@ mod tests {
         assert_eq!(read_meta(&saved.dir).unwrap().threshold, None);
         assert!(!is_shipped(&saved.dir));
         // A threshold that is not a cosine is refused before anything is written.
-        assert!(set_threshold_with_copies(&saved.dir, Some(2.0), copies.path()).is_err());
+        assert!(set_threshold_with_copies(&saved.dir, Some(2.0), None, copies.path()).is_err());
     }
 }

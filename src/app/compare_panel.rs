@@ -11,13 +11,15 @@ use burn::tensor::Device;
 use eframe::egui;
 use image::RgbImage;
 use siamese_face::Dataset;
+use siamese_face::crop::CropConfig;
 use siamese_face::model::ModelMeta;
 use siamese_face::verify::{self, Verifier};
 
 use super::context::{AppContext, Panel};
 use super::{dialogs, drops};
 use siamese_face::workflow::verify::{
-    Faces, PhotoFaces as Photo, photo_faces, verdict as workflow_verdict,
+    Faces, PhotoFaces as Photo, comparison_json as workflow_json, photo_faces,
+    verdict as workflow_verdict,
 };
 
 enum Request {
@@ -26,7 +28,7 @@ enum Request {
 }
 
 enum Reply {
-    Model(Result<Box<(PathBuf, ModelMeta)>, String>),
+    Model(Result<Box<(PathBuf, ModelMeta, CropConfig)>, String>),
     Photo(usize, Result<Photo, String>),
 }
 
@@ -41,9 +43,9 @@ fn worker(device: Device, ctx: egui::Context) -> (mpsc::Sender<Request>, mpsc::R
                 let reply = match req {
                     Request::Model(dir) => Reply::Model(match Verifier::load(&dir, &device) {
                         Ok(v) => {
-                            let meta = v.meta.clone();
+                            let (meta, crop) = (v.meta.clone(), v.crop);
                             verifier = Some(v);
-                            Ok(Box::new((dir, meta)))
+                            Ok(Box::new((dir, meta, crop)))
                         }
                         Err(e) => Err(e.to_string()),
                     }),
@@ -79,12 +81,16 @@ struct Slot {
     pick: Option<mpsc::Receiver<Option<PathBuf>>>,
     /// Text typed to find a photo of the open dataset.
     search: String,
+    /// Where the photo was last drawn on screen.
+    drawn: Option<egui::Rect>,
 }
 
 pub struct ComparePanel {
     channel: Option<(mpsc::Sender<Request>, mpsc::Receiver<Reply>)>,
     model_dir: PathBuf,
     model: Option<ModelMeta>,
+    /// The loaded model's crop settings (for the saved result).
+    crop: Option<CropConfig>,
     model_error: Option<String>,
     model_busy: bool,
     model_pick: Option<mpsc::Receiver<Option<PathBuf>>>,
@@ -95,6 +101,10 @@ pub struct ComparePanel {
     threshold_set: bool,
     /// Photos to open once a model is loaded (from the command line).
     pending: Vec<(usize, PathBuf)>,
+    /// The file dialog choosing where the result goes (JSON).
+    result_pick: Option<mpsc::Receiver<Option<PathBuf>>>,
+    /// What saving the result last said.
+    saved: Option<Result<String, String>>,
 }
 
 impl ComparePanel {
@@ -103,9 +113,12 @@ impl ComparePanel {
             channel: None,
             model_dir: verify::default_model_dir(),
             model: None,
+            crop: None,
             model_error: None,
             model_busy: false,
             model_pick: None,
+            result_pick: None,
+            saved: None,
             slots: Default::default(),
             threshold: verify::FALLBACK_THRESHOLD,
             threshold_set: false,
@@ -130,7 +143,11 @@ impl ComparePanel {
 
     /// Opens `path` in slot 0 or 1 once the model is loaded.
     pub fn open_when_ready(&mut self, slot: usize, path: PathBuf) {
-        self.pending.push((slot, path));
+        if self.model.is_some() && !self.model_busy {
+            self.open(slot, path);
+        } else {
+            self.pending.push((slot, path));
+        }
     }
 
     /// Opens `path` in slot 0 or 1.
@@ -163,6 +180,21 @@ impl ComparePanel {
         Some(p.path.file_name()?.to_string_lossy().into_owned())
     }
 
+    /// Where face `face` of side `slot` is on screen (the middle of its box).
+    #[cfg(test)]
+    pub fn face_on_screen(&self, slot: usize, face: usize) -> Option<egui::Pos2> {
+        let s = &self.slots[slot];
+        let (p, rect) = (s.photo.as_ref()?, s.drawn?);
+        let k = rect.width() / p.image.width() as f32;
+        let b = p.faces.get(face)?.bbox;
+        Some(rect.min + egui::vec2((b[0] + b[2]) / 2.0 * k, (b[1] + b[3]) / 2.0 * k))
+    }
+
+    #[cfg(test)]
+    pub fn chosen(&self, slot: usize) -> usize {
+        self.slots[slot].chosen
+    }
+
     #[cfg(test)]
     pub fn is_busy(&self) -> bool {
         self.model_busy || self.slots.iter().any(|s| s.busy)
@@ -190,6 +222,14 @@ impl ComparePanel {
                 self.set_model_dir(dir);
             }
         }
+        if let Some(rx) = &self.result_pick
+            && let Ok(picked) = rx.try_recv()
+        {
+            self.result_pick = None;
+            if let Some(file) = picked {
+                self.saved = Some(self.save_result(&file));
+            }
+        }
         for slot in 0..2 {
             if let Some(rx) = &self.slots[slot].pick
                 && let Ok(picked) = rx.try_recv()
@@ -207,44 +247,49 @@ impl ComparePanel {
             }
         }
         for r in replies {
-            match r {
-                Reply::Model(Ok(loaded)) => {
-                    let (dir, meta) = *loaded;
-                    self.model_busy = false;
-                    self.threshold = meta.threshold.unwrap_or(verify::FALLBACK_THRESHOLD);
-                    self.threshold_set = false;
-                    self.model_dir = dir;
-                    self.model = Some(meta);
-                    // Photos already open are embedded again with the new model.
-                    for slot in 0..2 {
-                        if let Some(p) = self.slots[slot].photo.take() {
-                            self.open(slot, p.path);
-                        }
-                    }
-                    for (slot, path) in std::mem::take(&mut self.pending) {
-                        self.open(slot, path);
+            self.on_reply(r);
+        }
+    }
+
+    fn on_reply(&mut self, r: Reply) {
+        match r {
+            Reply::Model(Ok(loaded)) => {
+                let (dir, meta, crop) = *loaded;
+                self.crop = Some(crop);
+                self.model_busy = false;
+                self.threshold = meta.threshold.unwrap_or(verify::FALLBACK_THRESHOLD);
+                self.threshold_set = false;
+                self.model_dir = dir;
+                self.model = Some(meta);
+                // Photos already open are embedded again with the new model.
+                for slot in 0..2 {
+                    if let Some(p) = self.slots[slot].photo.take() {
+                        self.open(slot, p.path);
                     }
                 }
-                Reply::Model(Err(e)) => {
-                    self.model_busy = false;
-                    self.model_error = Some(e);
+                for (slot, path) in std::mem::take(&mut self.pending) {
+                    self.open(slot, path);
                 }
-                Reply::Photo(slot, result) => {
-                    let s = &mut self.slots[slot];
-                    s.busy = false;
-                    match result {
-                        Ok(p) => {
-                            s.chosen = 0;
-                            s.textures = None;
-                            s.photo = Some(p);
-                        }
-                        // The photo that failed replaces the one shown: leaving the old
-                        // photo and its verdict on screen would answer another question.
-                        Err(e) => {
-                            s.error = Some(e);
-                            s.photo = None;
-                            s.textures = None;
-                        }
+            }
+            Reply::Model(Err(e)) => {
+                self.model_busy = false;
+                self.model_error = Some(e);
+            }
+            Reply::Photo(slot, result) => {
+                let s = &mut self.slots[slot];
+                s.busy = false;
+                match result {
+                    Ok(p) => {
+                        s.chosen = 0;
+                        s.textures = None;
+                        s.photo = Some(p);
+                    }
+                    // The photo that failed replaces the one shown: leaving the old
+                    // photo and its verdict on screen would answer another question.
+                    Err(e) => {
+                        s.error = Some(e);
+                        s.photo = None;
+                        s.textures = None;
                     }
                 }
             }
@@ -260,7 +305,7 @@ impl ComparePanel {
             ui.label("Model:");
             match (&self.model, self.model_busy) {
                 (_, true) => {
-                    ui.spinner();
+                    crate::app::busy(ui);
                     ui.label(format!("loading {}", self.model_dir.display()));
                 }
                 (Some(m), false) => {
@@ -328,16 +373,23 @@ impl ComparePanel {
         if let Some(path) = self.dataset_picker(ui, slot, ready, dataset) {
             self.open(slot, path);
         }
+        // Ctrl+O opens a photo into the first empty slot (A when both are full).
+        let first_empty = self
+            .slots
+            .iter()
+            .position(|s| s.photo.is_none())
+            .unwrap_or(0);
+        let shortcut = slot == first_empty && ui.input_mut(|i| i.consume_shortcut(&super::OPEN));
         let s = &mut self.slots[slot];
         ui.horizontal(|ui| {
             ui.strong(if slot == 0 { "Photo A" } else { "Photo B" });
-            if ui
+            let open = ui
                 .add_enabled(
                     ready && s.pick.is_none(),
                     egui::Button::new("Open photo..."),
                 )
-                .clicked()
-            {
+                .on_hover_text("Ctrl+O opens into the first empty side");
+            if (open.clicked() || shortcut) && ready && s.pick.is_none() {
                 s.pick = Some(dialogs::spawn(ui.ctx(), || {
                     rfd::FileDialog::new()
                         .set_title("Photo with a face")
@@ -349,7 +401,7 @@ impl ComparePanel {
                 }));
             }
             if s.busy {
-                ui.spinner();
+                crate::app::busy(ui);
             }
         });
         if let Some(e) = &s.error {
@@ -381,7 +433,12 @@ impl ComparePanel {
                 ),
             )
         });
-        photo_ui(ui, p, (&*photo_tex, &*crop_tex), s.chosen, height);
+        let (clicked, rect) = photo_ui(ui, p, (&*photo_tex, &*crop_tex), s.chosen, height);
+        s.drawn = Some(rect);
+        if let Some(i) = clicked {
+            s.chosen = i;
+            s.textures = None;
+        }
     }
 
     /// A box for a photo's path, or a search over the open dataset's people; returns the
@@ -451,7 +508,8 @@ impl ComparePanel {
             // in 0.6..1); a typed value outside is kept as typed.
             let slider = egui::Slider::new(&mut self.threshold, range.0..=range.1)
                 .clamping(egui::SliderClamping::Never)
-                .fixed_decimals(4);
+                // The f32's own shortest text, so a value shown types back exactly.
+                .custom_formatter(|v, _| format!("{}", v as f32));
             if ui.add(slider).changed() {
                 self.threshold_set = true;
             }
@@ -502,11 +560,66 @@ impl ComparePanel {
             };
             ui.label(egui::RichText::new(text).size(28.0).strong().color(color));
             ui.label(format!(
-                "{sim:.3} {} {:.3}",
+                "{sim:.3} {} {}",
                 if v.same { ">=" } else { "<" },
                 self.threshold
             ));
         });
+        self.reading_ui(ui);
+    }
+
+    /// What the threshold means in error rates (from the model's calibration), and saving
+    /// the result.
+    fn reading_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal_wrapped(|ui| {
+            let calibration = self.model.as_ref().and_then(|m| m.calibration.as_ref());
+            match calibration.and_then(|c| c.reading(self.threshold)) {
+                Some(text) => ui.label(format!("At this threshold: {text}.")),
+                None => ui.weak(
+                    "No error rates for this threshold: the model has no calibration (Evaluate \
+                     on pairsDevTrain, then Use this threshold, stores one).",
+                ),
+            };
+            if ui
+                .add_enabled(
+                    self.result_pick.is_none(),
+                    egui::Button::new("Save result..."),
+                )
+                .on_hover_text("The similarity, verdict, error rates and faces used, as JSON")
+                .clicked()
+            {
+                self.result_pick = Some(dialogs::spawn(ui.ctx(), || {
+                    rfd::FileDialog::new()
+                        .set_title("Save the comparison as JSON")
+                        .add_filter("JSON", &["json"])
+                        .set_file_name("comparison.json")
+                        .save_file()
+                }));
+            }
+            match &self.saved {
+                Some(Ok(m)) => ui.label(m),
+                Some(Err(e)) => ui.colored_label(ui.visuals().error_fg_color, e),
+                None => ui.label(""),
+            };
+        });
+    }
+
+    /// Writes the comparison shown to `file` as JSON (as `compare --json` prints it).
+    pub fn save_result(&self, file: &Path) -> Result<String, String> {
+        let [a, b] = &self.slots;
+        let (Some(pa), Some(pb), Some(meta), Some(crop)) =
+            (&a.photo, &b.photo, &self.model, &self.crop)
+        else {
+            return Err("nothing to save: open two photos first".into());
+        };
+        let has_threshold = self.threshold_set || meta.threshold.is_some();
+        let threshold = has_threshold.then_some(self.threshold);
+        let json = workflow_json((pa, a.chosen), (pb, b.chosen), threshold, meta, crop)
+            .ok_or("the faces have no embeddings")?;
+        let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
+        siamese_face::imageio::write_atomic(file, text.as_bytes())
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+        Ok(format!("saved {}", file.display()))
     }
 }
 
@@ -519,23 +632,41 @@ fn zoom(threshold: f32, similarity: Option<f32>) -> (f32, f32) {
     ((((low - 0.2) * 20.0).floor() / 20.0).max(-1.0), 1.0)
 }
 
-/// The photo with its face boxes (the chosen one highlighted) and the crop used.
+/// The photo with its face boxes (the chosen one highlighted) and the crop used; returns
+/// the face whose box was clicked.
 fn photo_ui(
     ui: &mut egui::Ui,
     p: &Photo,
     (photo_tex, crop_tex): (&egui::TextureHandle, &egui::TextureHandle),
     chosen: usize,
     height: f32,
-) {
+) -> (Option<usize>, egui::Rect) {
+    let mut clicked = None;
+    let mut drawn = egui::Rect::NOTHING;
     ui.horizontal_top(|ui| {
         let tex = photo_tex.size_vec2();
         let avail = egui::vec2(ui.available_width() - 130.0, height - 60.0);
         let scale = (avail.x / tex.x).min(avail.y / tex.y).clamp(0.1, 3.0);
-        let (rect, _) = ui.allocate_exact_size(tex * scale, egui::Sense::hover());
+        let sense = if p.faces.len() > 1 {
+            egui::Sense::click()
+        } else {
+            egui::Sense::hover()
+        };
+        let (rect, response) = ui.allocate_exact_size(tex * scale, sense);
+        drawn = rect;
+        let k = rect.width() / p.image.width() as f32;
+        if response.clicked()
+            && let Some(at) = response.interact_pointer_pos()
+        {
+            let at = (at - rect.min) / k;
+            clicked = face_at(p.faces.iter().map(|f| f.bbox), [at.x, at.y]);
+        }
+        if p.faces.len() > 1 {
+            response.on_hover_text("Click a face to compare that one");
+        }
         let painter = ui.painter_at(rect);
         let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
         painter.image(photo_tex.id(), rect, uv, egui::Color32::WHITE);
-        let k = rect.width() / p.image.width() as f32;
         for (i, f) in p.faces.iter().enumerate() {
             let b = egui::Rect::from_min_max(
                 rect.min + egui::vec2(f.bbox[0] * k, f.bbox[1] * k),
@@ -565,6 +696,20 @@ fn photo_ui(
             ui.image((crop_tex.id(), egui::vec2(112.0, 112.0)));
         });
     });
+    (clicked, drawn)
+}
+
+/// The face whose box holds `at` (image pixels); the smallest such box when boxes
+/// overlap, as a face in front of another is the smaller one clicked.
+fn face_at(boxes: impl Iterator<Item = [f32; 4]>, at: [f32; 2]) -> Option<usize> {
+    boxes
+        .enumerate()
+        .filter(|(_, b)| (b[0]..=b[2]).contains(&at[0]) && (b[1]..=b[3]).contains(&at[1]))
+        .min_by(|(_, a), (_, b)| {
+            let area = |b: &[f32; 4]| (b[2] - b[0]) * (b[3] - b[1]);
+            area(a).total_cmp(&area(b))
+        })
+        .map(|(i, _)| i)
 }
 
 /// The photo's name and face count, and a picker when there are several; returns the face
@@ -577,7 +722,7 @@ fn faces_ui(ui: &mut egui::Ui, p: &Photo, chosen: usize) -> Option<usize> {
         p.faces.len(),
         if p.faces.len() == 1 { "" } else { "s" },
         if p.faces.len() > 1 {
-            "; the largest is used unless you pick another"
+            "; the largest is used unless you click another"
         } else {
             ""
         }
@@ -616,6 +761,21 @@ impl Panel for ComparePanel {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_click_picks_the_face_under_it() {
+        let boxes = [
+            [0.0, 0.0, 100.0, 100.0],
+            [40.0, 40.0, 60.0, 60.0],
+            [200.0, 0.0, 250.0, 50.0],
+        ];
+        let at = |x, y| super::face_at(boxes.iter().copied(), [x, y]);
+        assert_eq!(at(10.0, 10.0), Some(0));
+        // Inside two boxes: the smaller (the face in front).
+        assert_eq!(at(50.0, 50.0), Some(1));
+        assert_eq!(at(220.0, 20.0), Some(2));
+        assert_eq!(at(150.0, 20.0), None);
+    }
+
     #[test]
     fn the_slider_zooms_to_where_the_verdict_changes() {
         // The default model: threshold 0.914, two different people at 0.84.

@@ -11,7 +11,7 @@ use siamese_face::Dataset;
 use siamese_face::preprocess::{self, PreprocessSettings};
 use siamese_face::triplets::{Sidecar, TripletArray};
 
-use super::FrameStats;
+use super::{FrameStats, Page};
 
 /// The triplets the Triplets page shows, with where they came from.
 #[derive(Clone)]
@@ -38,6 +38,21 @@ pub struct AppContext {
     pub model_request: Option<PathBuf>,
     /// How long each frame's UI code took (shown while training).
     pub frames: FrameStats,
+    /// A page asks the app to show something on another page (click-through).
+    pub go: Option<Go>,
+}
+
+/// Something to show on another page: a request one page makes and the app carries out,
+/// so pages never reach into each other.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Go {
+    Page(Page),
+    /// A photo into the Compare page's side 0 (A) or 1 (B).
+    Compare(usize, PathBuf),
+    /// Two photos side by side on the Compare page.
+    ComparePair(PathBuf, PathBuf),
+    /// An image on the Detection page.
+    Detect(PathBuf),
 }
 
 impl AppContext {
@@ -53,6 +68,7 @@ impl AppContext {
             model_dir: None,
             model_request: None,
             frames: FrameStats::default(),
+            go: None,
         }
     }
 }
@@ -65,4 +81,9 @@ pub trait Panel {
 
     /// Draws the page.
     fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppContext);
+
+    /// The page's running job in a few words, for the status bar (None when idle).
+    fn activity(&self) -> Option<String> {
+        None
+    }
 }

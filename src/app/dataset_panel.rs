@@ -10,7 +10,8 @@ use egui_plot::{AxisHints, Bar, BarChart, GridMark, Plot, PlotPoint, Text};
 use siamese_face::Dataset;
 use siamese_face::dataset::ListReport;
 
-use super::context::{AppContext, Panel};
+use super::Page;
+use super::context::{AppContext, Go, Panel};
 use super::thumbnails::{Thumb, Thumbnails};
 
 /// Images-per-person buckets for the histogram: (label, lowest, highest).
@@ -52,6 +53,8 @@ pub struct DatasetPanel {
     selected: Option<usize>,
     gallery_all: bool,
     thumbs: Thumbnails,
+    /// Something to show on another page (a photo clicked, a next step).
+    go: Option<Go>,
 }
 
 impl DatasetPanel {
@@ -70,6 +73,7 @@ impl DatasetPanel {
             selected: None,
             gallery_all: false,
             thumbs: Thumbnails::new(ctx),
+            go: None,
         }
     }
 
@@ -166,13 +170,24 @@ impl DatasetPanel {
             match loading.rx.try_recv() {
                 Ok(result) => {
                     let took = loading.started.elapsed();
-                    self.loading = None;
+                    let Some(loading) = self.loading.take() else {
+                        return;
+                    };
                     match result {
                         Ok(dataset) => {
                             self.loaded_in = Some(took);
                             self.set_dataset(dataset);
                         }
-                        Err(e) => self.error = Some(e),
+                        // The dataset shown stays, and so does its path in the box: the
+                        // error names the folder that failed.
+                        Err(e) => {
+                            self.error =
+                                Some(format!("Could not open {}: {e}", loading.dir.display()));
+                            self.path_input = self
+                                .dataset
+                                .as_ref()
+                                .map_or(String::new(), |d| d.root.display().to_string());
+                        }
                     }
                 }
                 Err(mpsc::TryRecvError::Empty) => {}
@@ -202,11 +217,14 @@ impl DatasetPanel {
         }
         let mut line = match &self.dataset {
             Some(ds) => format!(
-                "Dataset: {} ({}) · {} images of {} people",
+                "Dataset: {} ({}) · {} of {}",
                 ds.root.display(),
                 ds.layout,
-                ds.image_count(),
-                ds.people.len()
+                plural(ds.image_count(), "image"),
+                match ds.people.len() {
+                    1 => "1 person".to_string(),
+                    n => format!("{n} people"),
+                }
             ),
             None => "No dataset open".into(),
         };
@@ -247,14 +265,14 @@ impl DatasetPanel {
         }
         if let Some(l) = &self.loading {
             ui.horizontal(|ui| {
-                ui.spinner();
+                crate::app::busy(ui);
                 ui.label(format!(
                     "Scanning {}… {:.1} s",
                     l.dir.display(),
                     l.started.elapsed().as_secs_f32()
                 ));
             });
-            ui.ctx().request_repaint_after(Duration::from_millis(100));
+            ui.ctx().request_repaint_after(Duration::from_millis(500));
         }
         match self.dataset.clone() {
             Some(ds) => {
@@ -282,9 +300,13 @@ impl DatasetPanel {
             ui.heading("Dataset");
             ui.add_space(12.0);
             let picking = self.folder_pick.is_some();
-            if ui
+            let shortcut = ui.input_mut(|i| i.consume_shortcut(&super::OPEN));
+            if (ui
                 .add_enabled(!picking, egui::Button::new("Open folder…"))
+                .on_hover_text("Ctrl+O")
                 .clicked()
+                || shortcut)
+                && !picking
             {
                 self.pick_folder(ui.ctx());
             }
@@ -309,7 +331,48 @@ impl DatasetPanel {
         });
     }
 
+    /// The first screen's "what to do next": each page in a line, one click away.
+    fn next_steps(&mut self, ui: &mut egui::Ui) {
+        ui.heading("What to do next");
+        let steps = [
+            (
+                Page::Detection,
+                "see the faces MTCNN finds, with landmarks (or click a photo on the right)",
+            ),
+            (
+                Page::Compare,
+                "compare two photos with the pretrained model: similarity and verdict",
+            ),
+            (
+                Page::Evaluate,
+                "measure the model on the dataset's pair lists and choose its threshold",
+            ),
+            (
+                Page::Training,
+                "train your own model (Quick start preset: a few minutes on a CPU)",
+            ),
+            (
+                Page::People,
+                "enrol a few photos of people you know, then name them in any photo",
+            ),
+        ];
+        egui::Grid::new("next_steps")
+            .num_columns(2)
+            .spacing([12.0, 4.0])
+            .show(ui, |ui| {
+                for (page, what) in steps {
+                    if ui.button(format!("{} page", page.title())).clicked() {
+                        self.go = Some(Go::Page(page));
+                    }
+                    ui.label(what);
+                    ui.end_row();
+                }
+            });
+        ui.add_space(8.0);
+    }
+
     fn overview(&mut self, ui: &mut egui::Ui, ds: &Dataset) {
+        self.next_steps(ui);
         ui.heading("Summary");
         egui::Grid::new("dataset_summary")
             .num_columns(2)
@@ -492,7 +555,7 @@ impl DatasetPanel {
     fn gallery(&mut self, ui: &mut egui::Ui, person: &siamese_face::dataset::Person) {
         ui.horizontal(|ui| {
             ui.strong(person.name.replace('_', " "));
-            ui.label(format!("{} images", person.images.len()));
+            ui.label(plural(person.images.len(), "image"));
         });
         let shown = if self.gallery_all {
             person.images.len()
@@ -506,7 +569,24 @@ impl DatasetPanel {
                 ui.horizontal_wrapped(|ui| {
                     for image in &person.images[..shown] {
                         let name = image.path.file_name().unwrap_or_default().to_string_lossy();
-                        thumb_widget(ui, &mut self.thumbs, &image.path, 96.0).on_hover_text(name);
+                        let thumb = thumb_widget(ui, &mut self.thumbs, &image.path, 96.0)
+                            .interact(egui::Sense::click())
+                            .on_hover_text(format!(
+                                "{name}\nclick: detect its faces; right-click: compare"
+                            ));
+                        if thumb.clicked() {
+                            self.go = Some(Go::Detect(image.path.clone()));
+                        }
+                        thumb.context_menu(|ui| {
+                            if ui.button("Detect faces").clicked() {
+                                self.go = Some(Go::Detect(image.path.clone()));
+                            }
+                            for (slot, side) in [(0, "A"), (1, "B")] {
+                                if ui.button(format!("Compare as photo {side}")).clicked() {
+                                    self.go = Some(Go::Compare(slot, image.path.clone()));
+                                }
+                            }
+                        });
                     }
                 });
                 if shown < person.images.len()
@@ -517,6 +597,15 @@ impl DatasetPanel {
                     self.gallery_all = true;
                 }
             });
+    }
+}
+
+/// "1 image", "5 images".
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
     }
 }
 
@@ -661,7 +750,10 @@ impl Panel for DatasetPanel {
         app.dataset = self.dataset().cloned();
     }
 
-    fn ui(&mut self, ui: &mut egui::Ui, _app: &mut AppContext) {
+    fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppContext) {
         DatasetPanel::ui(self, ui);
+        if let Some(go) = self.go.take() {
+            app.go = Some(go);
+        }
     }
 }

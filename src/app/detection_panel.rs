@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use super::context::{AppContext, Panel};
+use super::context::{AppContext, Go, Panel};
 use super::job::{Job, Update};
 use burn::tensor::Device;
 use crossbeam_channel::{Receiver, Sender, unbounded};
@@ -183,6 +183,8 @@ pub struct DetectionPanel {
     dataset_index: Option<usize>,
     job: Option<Job<JobResult>>,
     job_summary: Option<String>,
+    /// The image shown, asked for on another page (Compare).
+    go: Option<Go>,
     /// Where the preprocessing job keeps its crop caches.
     cache_root: PathBuf,
 }
@@ -209,6 +211,7 @@ impl DetectionPanel {
             dataset_index: None,
             job: None,
             job_summary: None,
+            go: None,
             cache_root: crop_cache::default_cache_root(),
         }
     }
@@ -335,7 +338,7 @@ impl DetectionPanel {
                 });
                 self.job = None;
             } else {
-                ctx.request_repaint_after(Duration::from_millis(200));
+                ctx.request_repaint_after(Duration::from_millis(500));
             }
         }
     }
@@ -351,7 +354,7 @@ impl DetectionPanel {
         let Some(device) = device else {
             ui.heading("Detection");
             ui.horizontal(|ui| {
-                ui.spinner();
+                crate::app::busy(ui);
                 ui.label("Waiting for the compute backend…");
             });
             return;
@@ -382,9 +385,13 @@ impl DetectionPanel {
 
     fn toolbar(&mut self, ui: &mut egui::Ui, dataset: Option<&Arc<Dataset>>, device: &Device) {
         ui.horizontal(|ui| {
-            if ui
+            let shortcut = ui.input_mut(|i| i.consume_shortcut(&super::OPEN));
+            if (ui
                 .add_enabled(self.file_pick.is_none(), egui::Button::new("Open image..."))
+                .on_hover_text("Ctrl+O")
                 .clicked()
+                || shortcut)
+                && self.file_pick.is_none()
             {
                 self.pick_file(ui.ctx());
             }
@@ -423,7 +430,7 @@ impl DetectionPanel {
             });
             ui.separator();
             if self.busy {
-                ui.spinner();
+                crate::app::busy(ui);
                 ui.label("Detecting…");
             } else if let (Some(r), Some(s)) = (&self.result, &self.shown) {
                 ui.label(format!(
@@ -440,6 +447,16 @@ impl DetectionPanel {
                     }
                 ))
                 .on_hover_text(s.path.display().to_string());
+                // Click-through: this photo on the Compare page.
+                for (slot, side) in [(0, "A"), (1, "B")] {
+                    if ui
+                        .small_button(format!("Compare as {side}"))
+                        .on_hover_text(format!("Open this photo on the Compare page, side {side}"))
+                        .clicked()
+                    {
+                        self.go = Some(Go::Compare(slot, s.path.clone()));
+                    }
+                }
             }
         });
     }
@@ -789,8 +806,16 @@ impl Panel for DetectionPanel {
         DetectionPanel::poll(self, ctx);
     }
 
+    fn activity(&self) -> Option<String> {
+        let job = self.job.as_ref()?;
+        Some(job.progress_text().unwrap_or_else(|| "working".into()))
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppContext) {
         DetectionPanel::ui(self, ui, app.dataset.as_ref(), app.device.as_ref());
+        if let Some(go) = self.go.take() {
+            app.go = Some(go);
+        }
     }
 }
 

@@ -19,7 +19,7 @@ use siamese_face::verify;
 use siamese_face::workflow::evaluate::{self as workflow, EvalPlan, Evaluation, Models};
 use siamese_face::workflow::{Outcome, WorkflowError};
 
-use super::context::{AppContext, Panel};
+use super::context::{AppContext, Go, Panel};
 use super::dialogs;
 use super::job::{Job, Update};
 use super::thumbnails::{Thumb, Thumbnails};
@@ -56,11 +56,23 @@ pub struct EvaluatePanel {
     undo: Option<model::ThresholdSaved>,
     /// A model the app should switch to (the user copy a shipped model's threshold went to).
     switch_to: Option<PathBuf>,
+    /// A pair to show on the Compare page (clicked among the misclassified).
+    go: Option<Go>,
     /// The file dialog choosing where the scored pairs go (CSV).
     export_pick: Option<mpsc::Receiver<Option<PathBuf>>>,
 }
 
 impl EvaluatePanel {
+    #[cfg(test)]
+    pub fn set_threshold(&mut self, t: f32) {
+        self.threshold = t;
+    }
+
+    #[cfg(test)]
+    pub fn threshold(&self) -> f32 {
+        self.threshold
+    }
+
     pub fn new() -> Self {
         EvaluatePanel {
             list: "pairsDevTest".into(),
@@ -75,6 +87,7 @@ impl EvaluatePanel {
             undo: None,
             switch_to: None,
             export_pick: None,
+            go: None,
         }
     }
 
@@ -223,8 +236,10 @@ impl EvaluatePanel {
             self.threshold,
             wrong.len()
         ));
-        if let (Some(ds), Some(thumbs)) = (dataset, self.thumbs.as_mut()) {
-            misclassified_ui(ui, &wrong, ds, thumbs);
+        if let (Some(ds), Some(thumbs)) = (dataset, self.thumbs.as_mut())
+            && let Some((a, b)) = misclassified_ui(ui, &wrong, ds, thumbs)
+        {
+            self.go = Some(Go::ComparePair(a, b));
         }
     }
 
@@ -274,7 +289,7 @@ impl EvaluatePanel {
                         .desired_width(240.0)
                         .text(format!("{d} / {t} images")),
                 );
-                ui.ctx().request_repaint_after(Duration::from_millis(200));
+                ui.ctx().request_repaint_after(Duration::from_millis(500));
             }
             match model_dir {
                 Some(m) => ui.label(format!("model: {}", m.display())),
@@ -297,7 +312,9 @@ impl EvaluatePanel {
             ui.add(
                 egui::Slider::new(&mut self.threshold, r.range.0..=r.range.1)
                     .clamping(egui::SliderClamping::Never)
-                    .fixed_decimals(4),
+                    // The shortest text of the f32 itself: what is shown types back
+                    // exactly (a rounded text would move the threshold).
+                    .custom_formatter(|v, _| format!("{}", v as f32)),
             );
             ui.strong(format!(
                 "accuracy {:.4}   TPR {:.4}   TNR {:.4}",
@@ -306,7 +323,7 @@ impl EvaluatePanel {
                 tn as f64 / neg as f64
             ));
             ui.label(format!(
-                "(best on these pairs: {:.4} at {:.4}; AUC {:.4}; TAR {:.3} at FAR 1e-2, {:.3} at 1e-3)",
+                "(best on these pairs: {:.4} at {}; AUC {:.4}; TAR {:.3} at FAR 1e-2, {:.3} at 1e-3)",
                 r.best.1,
                 r.best.0,
                 r.auc,
@@ -379,12 +396,13 @@ impl EvaluatePanel {
             };
             ui.horizontal_wrapped(|ui| {
                 ui.label(format!(
-                    "Save threshold {t:.4} into {into}? It is now {}.",
-                    now.map_or("not set".to_owned(), |v| format!("{v:.4}"))
+                    "Save threshold {t} into {into}, with these pairs' similarities for error-rate \
+                     readings? It is now {}.",
+                    now.map_or("not set".to_owned(), |v| format!("{v}"))
                 ));
                 if ui.button("Save").clicked() {
                     self.confirm = None;
-                    self.save_threshold(&dir, Some(t));
+                    self.save_threshold(&dir, Some(t), true);
                 }
                 if ui.button("Cancel").clicked() {
                     self.confirm = None;
@@ -400,13 +418,24 @@ impl EvaluatePanel {
                 .clicked()
         {
             self.undo = None;
-            self.save_threshold(&saved.dir, saved.previous);
+            self.save_threshold(&saved.dir, saved.previous, false);
             self.undo = None;
         }
     }
 
-    fn save_threshold(&mut self, dir: &Path, threshold: Option<f32>) {
-        match model::set_threshold(dir, threshold) {
+    /// Stores `threshold` in the model at `dir`; with `calibrate`, the evaluated pairs'
+    /// similarities too (the Compare page reads error rates from them).
+    fn save_threshold(&mut self, dir: &Path, threshold: Option<f32>, calibrate: bool) {
+        let calibration = self
+            .result
+            .as_ref()
+            .filter(|_| calibrate)
+            .map(|r| model::Calibration::new(&r.scores.list, &r.scored));
+        let saved = match (threshold, calibration) {
+            (Some(t), Some(c)) => model::set_calibrated_threshold(dir, t, c),
+            _ => model::set_threshold(dir, threshold),
+        };
+        match saved {
             Ok(saved) => {
                 self.message = Some(format!(
                     "threshold {} saved into {} (it was {})",
@@ -488,19 +517,28 @@ fn plots_ui(ui: &mut egui::Ui, r: &Evaluated, t: f64) {
     });
 }
 
-/// The pairs misclassified at the threshold, with thumbnails, in a lazily drawn list.
+/// The pairs misclassified at the threshold, with thumbnails, in a lazily drawn list;
+/// returns the pair whose Compare button was clicked.
 fn misclassified_ui(
     ui: &mut egui::Ui,
     wrong: &[&evaluate::PairScore],
     ds: &Dataset,
     thumbs: &mut Thumbnails,
-) {
+) -> Option<(PathBuf, PathBuf)> {
+    let mut compare = None;
     let row_h = 52.0;
     egui::ScrollArea::vertical()
         .id_salt("misclassified")
         .show_rows(ui, row_h, wrong.len(), |ui, range| {
             for p in &wrong[range] {
                 ui.horizontal(|ui| {
+                    if ui
+                        .small_button("Compare")
+                        .on_hover_text("Open this pair on the Compare page")
+                        .clicked()
+                    {
+                        compare = Some((ds.image_root.join(&p.a), ds.image_root.join(&p.b)));
+                    }
                     for img in [&p.a, &p.b] {
                         let path = ds.image_root.join(img);
                         match thumbs.get(&path) {
@@ -508,7 +546,10 @@ fn misclassified_ui(
                                 ui.image((tex.id(), egui::vec2(48.0, 48.0)));
                             }
                             Thumb::Pending => {
-                                ui.add_sized([48.0, 48.0], egui::Spinner::new());
+                                ui.allocate_exact_size(
+                                    egui::vec2(48.0, 48.0),
+                                    egui::Sense::hover(),
+                                );
                             }
                             Thumb::Failed(e) => {
                                 ui.label(e);
@@ -529,6 +570,7 @@ fn misclassified_ui(
                 });
             }
         });
+    compare
 }
 
 /// Histograms of matched and mismatched similarities over -1..1 in bins of 0.05.
@@ -570,6 +612,11 @@ impl Panel for EvaluatePanel {
         EvaluatePanel::poll(self);
     }
 
+    fn activity(&self) -> Option<String> {
+        let job = self.job.as_ref()?;
+        Some(job.progress_text().unwrap_or_else(|| "working".into()))
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppContext) {
         EvaluatePanel::ui(
             self,
@@ -580,6 +627,9 @@ impl Panel for EvaluatePanel {
         );
         if let Some(dir) = self.switch_to.take() {
             app.model_request = Some(dir);
+        }
+        if let Some(go) = self.go.take() {
+            app.go = Some(go);
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The one background-job type of the panels: a worker thread that runs a library
-//! workflow, its reports forwarded to the UI thread (progress throttled, so a fast loop
-//! does not flood the UI), stop and pause switches, and a typed result.
+//! workflow, its reports forwarded to the UI thread (throttled, so a fast loop neither floods
+//! the UI nor makes it repaint more than a few times a second), stop and pause switches
+//! honoured at every report (so every phase pauses, not only the training steps), the
+//! current stage's ETA, and a typed result.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, mpsc};
@@ -37,10 +39,20 @@ pub struct Job<T> {
     control: Arc<Control>,
     progress: Option<Progress>,
     started: Instant,
+    /// When the current stage began, and how much of it was done then (the ETA's base).
+    stage_start: Option<(Instant, usize)>,
 }
 
-/// Progress is sent at most this often (and always at a stage's end).
-const THROTTLE: Duration = Duration::from_millis(100);
+/// Progress is sent, and the UI woken, at most this often (and always at a stage's end):
+/// every wake-up is a full repaint, which costs a software renderer a good part of a core.
+const THROTTLE: Duration = Duration::from_millis(500);
+
+/// Blocks the worker while the job is paused (and not stopped).
+fn wait_while_paused(control: &Control) {
+    while control.pause.load(Ordering::Relaxed) && !control.stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
 
 impl<T: Send + 'static> Job<T> {
     /// Runs `work` on a thread named `name`; `work` gets the job's switches and a sink
@@ -57,9 +69,15 @@ impl<T: Send + 'static> Job<T> {
             .name(name.into())
             .spawn(move || {
                 let send = |m: Msg<T>| {
+                    let done = matches!(m, Msg::Update(Update::Done(_)));
                     // The panel may have dropped the job (the app closing): nobody to tell.
                     let _ = tx.send(m);
-                    ctx.request_repaint();
+                    // Wake-ups within one throttle period make one repaint.
+                    if done {
+                        ctx.request_repaint();
+                    } else {
+                        ctx.request_repaint_after(THROTTLE);
+                    }
                 };
                 let mut last: Option<Instant> = None;
                 let mut sink = |r: Report<'_>| {
@@ -79,13 +97,22 @@ impl<T: Send + 'static> Job<T> {
                         Report::Note(line) => {
                             return send(Msg::Update(Update::Note(line.to_string())));
                         }
-                        Report::Train(e) => return send(Msg::Update(Update::Train(e.clone()))),
+                        Report::Train(e) => {
+                            send(Msg::Update(Update::Train(e.clone())));
+                            // The training loop pauses between steps itself; its feature
+                            // pass pauses here.
+                            if matches!(e, TrainEvent::Features { .. }) {
+                                wait_while_paused(&job_control);
+                            }
+                            return;
+                        }
                     };
                     let due = last.is_none_or(|l| l.elapsed() >= THROTTLE);
                     if due || progress.done == progress.total {
                         last = Some(Instant::now());
                         send(Msg::Progress(progress));
                     }
+                    wait_while_paused(&job_control);
                 };
                 let result = work(&job_control, &mut sink);
                 send(Msg::Update(Update::Done(result)));
@@ -96,6 +123,7 @@ impl<T: Send + 'static> Job<T> {
             control,
             progress: None,
             started: Instant::now(),
+            stage_start: None,
         })
     }
 }
@@ -106,7 +134,16 @@ impl<T> Job<T> {
         let mut updates = Vec::new();
         while let Ok(m) = self.rx.try_recv() {
             match m {
-                Msg::Progress(p) => self.progress = Some(p),
+                Msg::Progress(p) => {
+                    let same_stage = self
+                        .progress
+                        .as_ref()
+                        .is_some_and(|old| old.stage == p.stage && old.done <= p.done);
+                    if !same_stage {
+                        self.stage_start = Some((Instant::now(), p.done));
+                    }
+                    self.progress = Some(p);
+                }
                 Msg::Update(u) => updates.push(u),
             }
         }
@@ -119,6 +156,31 @@ impl<T> Job<T> {
 
     pub fn clear_progress(&mut self) {
         self.progress = None;
+        self.stage_start = None;
+    }
+
+    /// The time the current stage still needs at its pace so far (None until it has one).
+    pub fn eta(&self) -> Option<Duration> {
+        let p = self.progress.as_ref()?;
+        let (since, done_then) = self.stage_start?;
+        eta(
+            since.elapsed(),
+            p.done.checked_sub(done_then)?,
+            p.total - p.done.min(p.total),
+        )
+    }
+
+    /// "stage: 120 / 6219, about 4 min left" (or "paused" instead of the ETA).
+    pub fn progress_text(&self) -> Option<String> {
+        let p = self.progress.as_ref()?;
+        let pace = if self.paused() {
+            ", paused".to_string()
+        } else {
+            self.eta().map_or(String::new(), |d| {
+                format!(", about {} left", duration_text(d))
+            })
+        };
+        Some(format!("{}: {} / {}{pace}", p.stage, p.done, p.total))
     }
 
     pub fn started(&self) -> Instant {
@@ -138,5 +200,36 @@ impl<T> Job<T> {
 
     pub fn set_paused(&self, paused: bool) {
         self.control.pause.store(paused, Ordering::Relaxed);
+    }
+}
+
+/// The rest of a job at the pace so far: `elapsed` for `done` units, `left` to go.
+pub fn eta(elapsed: Duration, done: usize, left: usize) -> Option<Duration> {
+    (done > 0 && elapsed > Duration::ZERO).then(|| elapsed.mul_f64(left as f64 / done as f64))
+}
+
+/// "45 s", "3 min", "1 h 05 min": as precise as an estimate deserves.
+pub fn duration_text(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..=89 => format!("{s} s"),
+        90..=3599 => format!("{} min", (s + 30) / 60),
+        _ => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_eta_follows_the_pace_and_reads_plainly() {
+        let ten = Duration::from_secs(10);
+        assert_eq!(eta(ten, 0, 5), None);
+        assert_eq!(eta(ten, 5, 15), Some(Duration::from_secs(30)));
+        assert_eq!(eta(ten, 5, 0), Some(Duration::ZERO));
+        assert_eq!(duration_text(Duration::from_secs(45)), "45 s");
+        assert_eq!(duration_text(Duration::from_secs(200)), "3 min");
+        assert_eq!(duration_text(Duration::from_secs(3900)), "1 h 05 min");
     }
 }

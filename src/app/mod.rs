@@ -13,6 +13,7 @@ pub(crate) mod detection_panel;
 mod dialogs;
 mod drops;
 pub(crate) mod evaluate_panel;
+mod frames;
 mod job;
 pub(crate) mod people_panel;
 mod thumbnails;
@@ -31,10 +32,11 @@ use siamese_face::backend::{self, BackendRequest, BackendSelection};
 
 use crate::cli::GlobalArgs;
 use compare_panel::ComparePanel;
-use context::{AppContext, Panel};
+use context::{AppContext, Go, Panel};
 use dataset_panel::DatasetPanel;
 use detection_panel::DetectionPanel;
 use evaluate_panel::EvaluatePanel;
+pub use frames::FrameStats;
 use people_panel::PeoplePanel;
 use training_panel::TrainingPanel;
 use triplets_panel::TripletsPanel;
@@ -135,6 +137,8 @@ pub struct SiameseApp {
     /// What the panels share (the frame times among it).
     shared: AppContext,
     backend: BackendStatus,
+    /// A message shown until the user closes it.
+    notice: Option<String>,
 }
 
 /// The sample of LFW photos shipped in `assets/`, opened when no dataset was chosen yet.
@@ -199,6 +203,7 @@ impl SiameseApp {
             people,
             shared: AppContext::new(),
             backend: BackendStatus::probe(args.backend_request(), ctx),
+            notice: None,
         }
     }
 
@@ -222,14 +227,16 @@ impl SiameseApp {
             people: PeoplePanel::new(),
             shared: AppContext::new(),
             backend: BackendStatus::Ready(Box::new(backend)),
+            notice: None,
         }
     }
 
-    /// Draws one frame.
-    pub fn show(&mut self, ui: &mut egui::Ui) {
+    /// Draws one frame; `last_whole_frame` is what the window measured for the previous
+    /// one, rendering included (seconds).
+    pub fn show(&mut self, ui: &mut egui::Ui, last_whole_frame: Option<f32>) {
         let t0 = std::time::Instant::now();
         self.draw(ui);
-        self.shared.frames.record(t0.elapsed());
+        self.shared.frames.record(t0.elapsed(), last_whole_frame);
     }
 
     /// The panels in navigation order, with what they share.
@@ -266,6 +273,51 @@ impl SiameseApp {
         let page = Page::ALL.iter().position(|p| *p == self.page).unwrap_or(0);
         let (mut panels, shared) = self.panels();
         egui::CentralPanel::default().show(ui, |ui| panels[page].ui(ui, shared));
+        if let Some(go) = self.shared.go.take() {
+            self.follow(go);
+        }
+        if let Some(notice) = dialogs::take_notice(ui.ctx()) {
+            self.notice = Some(notice);
+        }
+        self.notice_ui(ui.ctx());
+    }
+
+    /// A message that needs an answer (a file dialog that cannot open).
+    fn notice_ui(&mut self, ctx: &egui::Context) {
+        let Some(text) = &self.notice else { return };
+        let mut close = false;
+        egui::Window::new("Note")
+            .collapsible(false)
+            .resizable(false)
+            .anchor(egui::Align2::CENTER_CENTER, egui::vec2(0.0, 0.0))
+            .show(ctx, |ui| {
+                ui.set_max_width(420.0);
+                ui.label(text);
+                close = ui.button("OK").clicked();
+            });
+        if close {
+            self.notice = None;
+        }
+    }
+
+    /// Carries out a page's request to show something elsewhere.
+    fn follow(&mut self, go: Go) {
+        match go {
+            Go::Page(page) => self.page = page,
+            Go::Compare(slot, photo) => {
+                self.compare.open_when_ready(slot.min(1), photo);
+                self.page = Page::Compare;
+            }
+            Go::ComparePair(a, b) => {
+                self.compare.open_when_ready(0, a);
+                self.compare.open_when_ready(1, b);
+                self.page = Page::Compare;
+            }
+            Go::Detect(image) => {
+                self.detection.open_when_ready(image);
+                self.page = Page::Detection;
+            }
+        }
     }
 
     fn navigation(&mut self, ui: &mut egui::Ui) {
@@ -304,7 +356,7 @@ impl SiameseApp {
         ui.horizontal(|ui| {
             match &self.backend {
                 BackendStatus::Probing(_) => {
-                    ui.spinner();
+                    busy(ui);
                     ui.label("Backend: probing GPU adapters…");
                 }
                 BackendStatus::Ready(sel) => {
@@ -317,50 +369,28 @@ impl SiameseApp {
             }
             ui.separator();
             ui.label(self.dataset.status_line());
+            // Running jobs, whichever page they belong to (click to go there).
+            let mut go = None;
+            let (panels, _) = self.panels();
+            for (page, panel) in Page::ALL.into_iter().zip(panels) {
+                if let Some(text) = panel.activity() {
+                    ui.separator();
+                    let label = format!("{}: {text}", page.title());
+                    if ui.link(label).on_hover_text("Show this page").clicked() {
+                        go = Some(page);
+                    }
+                }
+            }
+            if let Some(page) = go {
+                self.page = page;
+            }
         });
     }
 }
 
-/// Durations of the app's per-frame UI code, to show that background jobs keep it fluid.
-#[derive(Debug, Default)]
-pub struct FrameStats {
-    millis: Vec<f32>,
-}
-
-impl FrameStats {
-    const CAP: usize = 1_000_000;
-
-    pub fn record(&mut self, d: std::time::Duration) {
-        if self.millis.len() < Self::CAP {
-            self.millis.push(d.as_secs_f32() * 1000.0);
-        }
-    }
-
-    pub fn count(&self) -> usize {
-        self.millis.len()
-    }
-
-    /// "median 1.2 ms, p99 3.4 ms, max 9.8 ms over 240 frames" for the frames since `start`.
-    pub fn summary_since(&self, start: usize) -> Option<String> {
-        let mut v = self.millis.get(start..)?.to_vec();
-        if v.is_empty() {
-            return None;
-        }
-        v.sort_by(f32::total_cmp);
-        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
-        Some(format!(
-            "median {:.1} ms, p99 {:.1} ms, max {:.1} ms over {} frames",
-            at(0.5),
-            at(0.99),
-            v[v.len() - 1],
-            v.len()
-        ))
-    }
-}
-
 impl eframe::App for SiameseApp {
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        self.show(ui);
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+        self.show(ui, frame.info().cpu_usage);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
@@ -370,6 +400,25 @@ impl eframe::App for SiameseApp {
         };
         eframe::set_value(storage, eframe::APP_KEY, &persisted);
     }
+}
+
+/// Ctrl+O (Cmd+O on macOS): the page's Open... (a folder, an image or a photo).
+pub(crate) const OPEN: egui::KeyboardShortcut =
+    egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::O);
+
+/// Marks work in progress without animating: a spinner repaints the whole window every
+/// frame, which a software renderer pays for with most of a core. Progress text updates
+/// when the work reports.
+pub(crate) fn busy(ui: &mut egui::Ui) {
+    let side = ui.spacing().interact_size.y * 0.6;
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(side, side), egui::Sense::hover());
+    let stroke = egui::Stroke::new(2.0, ui.visuals().strong_text_color());
+    ui.painter()
+        .circle_stroke(rect.center(), side / 2.0 - 1.0, stroke);
+    ui.painter().line_segment(
+        [rect.center(), rect.center_top() + egui::vec2(0.0, 3.0)],
+        stroke,
+    );
 }
 
 /// Opens the window and runs until it is closed.

@@ -31,7 +31,7 @@ fn harness(dataset: Dataset) -> Harness<'static, Option<SiameseApp>> {
                 let app = app.get_or_insert_with(|| {
                     SiameseApp::with_dataset(ui.ctx(), dataset.take().unwrap(), cpu.clone())
                 });
-                app.show(ui);
+                app.show(ui, None);
             },
             None,
         )
@@ -539,7 +539,7 @@ fn training_panel_trains_on_the_generated_triplets() {
     harness.run_steps(3);
     assert_eq!(harness.state().as_ref().unwrap().training.steps_seen(), 4);
     harness.get_by_label_contains("finished after 4 steps");
-    harness.get_by_label_contains("UI frame time during the run: median");
+    harness.get_by_label_contains("UI during the run: frame code median");
     harness.get_by_label_contains("no validation: it needs a dataset with pairsDevTrain");
     assert_eq!(
         harness
@@ -640,6 +640,7 @@ fn evaluate_panel_scores_a_pair_list_and_follows_the_threshold() {
     harness.get_by_label_contains("pairs: 8 pairs scored");
     harness.get_by_label_contains("accuracy ");
     harness.get_by_label_contains("Misclassified at");
+    the_best_threshold_types_back_exactly(&mut harness);
     let threshold = || {
         siamese_face::model::read_meta(model.path())
             .unwrap()
@@ -782,4 +783,154 @@ fn people_panel_trains_on_the_enrolled_people_and_switches_to_the_new_model() {
     harness.get_by_label_contains("In use:");
     let image = harness.render().expect("the GUI renders on a wgpu adapter");
     save(&image, "people_train.png");
+}
+
+/// Clicking a face's box in a photo with several faces compares that face.
+#[test]
+fn compare_panel_uses_the_face_clicked() {
+    let Some(lfw) = lfw_dir() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    tiny_model(dir.path());
+    let group = lfw.join("lfw-deepfunneled/Roh_Moo-hyun/Roh_Moo-hyun_0002.jpg");
+    let mut harness = harness(sample());
+    harness.run_steps(2);
+    {
+        let compare = &mut harness.state_mut().as_mut().unwrap().compare;
+        compare.set_model_dir(dir.path().to_path_buf());
+        compare.open_when_ready(0, group);
+    }
+    goto(&mut harness, "Compare");
+    wait_until(&mut harness, 120, "the group photo", |app| {
+        !app.compare.is_busy() && app.compare.face_on_screen(0, 1).is_some()
+    });
+    harness.run_steps(2);
+    assert_eq!(harness.state().as_ref().unwrap().compare.chosen(0), 0);
+    let at = harness
+        .state()
+        .as_ref()
+        .unwrap()
+        .compare
+        .face_on_screen(0, 1)
+        .unwrap();
+    harness.hover_at(at);
+    harness.run_steps(1);
+    harness.drag_at(at);
+    harness.run_steps(1);
+    harness.drop_at(at);
+    harness.run_steps(2);
+    assert_eq!(harness.state().as_ref().unwrap().compare.chosen(0), 1);
+}
+
+/// Pause holds the preparation too (cropping the mining pool), Stop ends it keeping the
+/// crops made (recorded in the crop cache's index), and a cancel reads as one.
+#[test]
+fn training_panel_pauses_and_stops_the_cropping() {
+    use siamese_face::embed::train::TrainConfig;
+    let cache = tempfile::tempdir().unwrap();
+    let mut harness = harness(sample());
+    harness.run_steps(2);
+    {
+        let app = harness.state_mut().as_mut().unwrap();
+        app.triplets.set_cache_root(cache.path().to_path_buf());
+        app.training.set_runs_root(cache.path().join("runs"));
+        let cfg = TrainConfig {
+            epochs: 1,
+            batch_size: 8,
+            ..TrainConfig::default()
+        };
+        app.training.set_settings(cfg, true, false);
+    }
+    goto(&mut harness, "Training");
+    harness.get_by_role_and_label(Role::Button, "Start").click();
+    harness.run_steps(1);
+    // Paused at once: the worker stops at its first report of a cropped photo.
+    harness.get_by_role_and_label(Role::Button, "Pause").click();
+    harness.run_steps(1);
+    wait_until(&mut harness, 60, "the first crop", |app| {
+        app.training.preparing().is_some_and(|(d, _)| d >= 1)
+    });
+    harness.get_by_role_and_label(Role::Button, "Resume");
+    let step = |h: &mut Harness<'static, Option<SiameseApp>>, secs: f32| {
+        let until = Instant::now() + Duration::from_secs_f32(secs);
+        while Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(50));
+            h.step();
+        }
+    };
+    step(&mut harness, 1.0);
+    let held = harness.state().as_ref().unwrap().training.preparing();
+    step(&mut harness, 2.0);
+    assert_eq!(harness.state().as_ref().unwrap().training.preparing(), held);
+    assert!(
+        harness.query_all_by_label_contains("paused").count() >= 2,
+        "the page and the status bar"
+    );
+    let (done, total) = held.unwrap();
+    assert!(done < total, "{done} of {total}");
+    // The status bar names the running job.
+    harness.get_by_label_contains("Training: preparing");
+    harness.get_by_role_and_label(Role::Button, "Stop").click();
+    harness.run_steps(1);
+    wait_until(&mut harness, 60, "the end of the run", |app| {
+        !app.training.is_running()
+    });
+    harness.run_steps(2);
+    harness.get_by_label_contains("cancelled while preparing the data");
+    assert!(harness.query_by_label_contains("failed").is_none());
+    // The crops made before Stop are in the cache's index, for the next run to reuse.
+    let index = find_file(cache.path(), "index.json").expect("the crop cache's index");
+    let records = std::fs::read_to_string(&index)
+        .unwrap()
+        .matches("\"modified\"")
+        .count();
+    assert!(records >= done, "{records} records, {done} photos cropped");
+}
+
+/// The first file named `name` under `dir`.
+fn find_file(dir: &std::path::Path, name: &str) -> Option<std::path::PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if let Some(found) = find_file(&path, name) {
+                return Some(found);
+            }
+        } else if path.file_name().is_some_and(|n| n == name) {
+            return Some(path);
+        }
+    }
+    None
+}
+
+/// "best on these pairs: A at T": T typed into the threshold's box gives accuracy A.
+fn the_best_threshold_types_back_exactly(harness: &mut Harness<'static, Option<SiameseApp>>) {
+    use egui_kittest::kittest::NodeT;
+    let node = harness.get_by_label_contains("best on these pairs: ");
+    let text = node
+        .accesskit_node()
+        .label()
+        .filter(|l| !l.is_empty())
+        .or_else(|| node.value())
+        .unwrap_or_default();
+    let rest = &text[text.find("pairs: ").unwrap_or_else(|| panic!("{text}")) + 7..];
+    let (accuracy, rest) = rest.split_once(" at ").unwrap_or_else(|| panic!("{text}"));
+    let typed = rest.split(';').next().unwrap().to_string();
+    // Away from it first, so the typed value is what moves it.
+    harness
+        .state_mut()
+        .as_mut()
+        .unwrap()
+        .evaluate
+        .set_threshold(-0.5);
+    harness.run_steps(2);
+    harness.get_by_role(Role::SpinButton).click();
+    harness.run_steps(2);
+    harness.key_press_modifiers(eframe::egui::Modifiers::COMMAND, eframe::egui::Key::A);
+    harness.get_by_role(Role::SpinButton).type_text(&typed);
+    harness.key_press(eframe::egui::Key::Enter);
+    harness.run_steps(3);
+    let at = harness.state().as_ref().unwrap().evaluate.threshold();
+    assert_eq!(at.to_string(), typed, "the threshold typed");
+    harness.get_by_label_contains(&format!("accuracy {accuracy}"));
 }

@@ -115,7 +115,7 @@ impl TripletsPanel {
                 self.job = None;
                 self.finish(r, secs);
             }
-            None if self.job.is_some() => ctx.request_repaint_after(Duration::from_millis(100)),
+            None if self.job.is_some() => ctx.request_repaint_after(Duration::from_millis(500)),
             None => {}
         }
         let picked = match &self.pick {
@@ -389,6 +389,11 @@ impl Panel for TripletsPanel {
         TripletsPanel::poll(self, ctx);
         app.crops = self.crop_setup();
         app.triplets = self.shown.clone();
+    }
+
+    fn activity(&self) -> Option<String> {
+        let job = self.job.as_ref()?;
+        Some(job.progress_text().unwrap_or_else(|| "working".into()))
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppContext) {

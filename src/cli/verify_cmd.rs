@@ -12,7 +12,7 @@ use ndarray_npy::WriteNpyExt;
 use siamese_face::backend::{self, BackendRequest};
 use siamese_face::verify::{self, Verifier};
 use siamese_face::workflow::evaluate::{self, EvalPlan, Models};
-use siamese_face::workflow::verify::{Faces, PhotoFaces, photo_faces};
+use siamese_face::workflow::verify::{Faces, photo_faces};
 use siamese_face::workflow::{self, Outcome, Report};
 use siamese_face::{imageio, model};
 
@@ -59,15 +59,14 @@ pub fn compare(args: CompareArgs, request: BackendRequest) -> anyhow::Result<Exi
     let v = workflow::verify::verdict(&a, 0, &b, 0, threshold.unwrap_or(0.0))
         .ok_or_else(|| anyhow::anyhow!("no embedding was made"))?;
     if args.json {
-        let face = |p: &PhotoFaces| serde_json::json!({"path": p.path, "box": p.faces[0].bbox, "score": p.faces[0].score, "faces_found": p.faces.len(), "close_crop": p.close_crop});
-        let out = serde_json::json!({
-            "similarity": v.similarity,
-            "threshold": threshold,
-            "same": threshold.map(|_| v.same),
-            "faces": [face(&a), face(&b)],
-            "crop": verifier.crop,
-        });
-        println!("{out}");
+        let out = workflow::verify::comparison_json(
+            (&a, 0),
+            (&b, 0),
+            threshold,
+            &verifier.meta,
+            &verifier.crop,
+        );
+        println!("{}", out.unwrap_or_default());
     } else if threshold.is_none() {
         println!("cosine similarity {:.3}; no verdict", v.similarity);
         eprintln!(
@@ -100,6 +99,12 @@ pub fn compare(args: CompareArgs, request: BackendRequest) -> anyhow::Result<Exi
             if v.same { ">=" } else { "<" },
             v.threshold
         );
+        match &verifier.meta.calibration {
+            Some(c) => println!("  {}", c.reading(v.threshold).unwrap_or_default()),
+            None => eprintln!(
+                "note: no error rates for this threshold: the model has no calibration (`eval --pairs pairsDevTrain --save-threshold` stores one)"
+            ),
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -199,7 +204,7 @@ pub fn eval(args: EvalArgs, request: BackendRequest) -> anyhow::Result<ExitCode>
         println!("{}", serde_json::to_string(r)?);
     } else {
         println!(
-            "{}: {} pairs, accuracy {:.4} at threshold {:.3} (best on these pairs {:.4} at {:.3}), AUC {:.4}, TAR {:.3} at FAR 1e-2, {:.3} at 1e-3{}; {} fallback crop(s), {} pair(s) missing, {} unscored; {:.0} s",
+            "{}: {} pairs, accuracy {:.4} at threshold {:.3} (best on these pairs {:.4} at {}), AUC {:.4}, TAR {:.3} at FAR 1e-2, {:.3} at 1e-3{}; {} fallback crop(s), {} pair(s) missing, {} unscored; {:.0} s",
             evaluation.list.name,
             r.pairs,
             r.accuracy,
@@ -240,9 +245,16 @@ fn write_outputs(args: &EvalArgs, evaluation: &evaluate::Evaluation) -> anyhow::
     if args.save_threshold
         && let Some(dir) = &evaluation.model_dir
     {
-        let saved = model::set_threshold(dir, Some(r.best_threshold))?;
+        // The pairs' similarities go with it, to read error rates at any threshold later.
+        let saved = match evaluation.scores.as_slice() {
+            [(scores, _)] => {
+                let calibration = model::Calibration::new(&evaluation.list.name, &scores.scored());
+                model::set_calibrated_threshold(dir, r.best_threshold, calibration)?
+            }
+            _ => model::set_threshold(dir, Some(r.best_threshold))?,
+        };
         eprintln!(
-            "stored threshold {:.3} (best on {}; it was {}) in {}",
+            "stored threshold {} (best on {}; it was {}) and the pairs' similarities in {}",
             r.best_threshold,
             evaluation.list.name,
             saved

@@ -44,6 +44,13 @@ pub enum DatasetError {
     UnreadableList { path: PathBuf, reason: String },
     #[error("no face images found under {0} (expected <person>/<image> folders)")]
     NoImages(PathBuf),
+    #[error(
+        "{dir} holds {images} photo(s) directly but no person folders. A dataset needs one \
+         folder per person, named after them: {dir}/<person>/<photo>.jpg (LFW's layout). To \
+         look at these photos without names, open them on the Detection or Compare page, or \
+         index the folder on the People page (`siamese-face people index {dir}`)."
+    )]
+    FlatFolder { dir: PathBuf, images: usize },
     #[error("{0}")]
     Split(String),
 }
@@ -179,7 +186,21 @@ impl Dataset {
         let mut warnings = Vec::new();
         let people = layout::scan_people(&found.image_root, &mut warnings)?;
         if people.is_empty() {
-            return Err(DatasetError::NoImages(found.image_root));
+            // Photos with no person folders: say which layout is needed, not just "none".
+            let images = std::fs::read_dir(&found.image_root)
+                .map(|d| {
+                    d.flatten()
+                        .filter(|e| layout::is_image_file(&e.path()))
+                        .count()
+                })
+                .unwrap_or(0);
+            return Err(match images {
+                0 => DatasetError::NoImages(found.image_root),
+                n => DatasetError::FlatFolder {
+                    dir: found.image_root,
+                    images: n,
+                },
+            });
         }
         let by_name = people
             .iter()

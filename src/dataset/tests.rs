@@ -145,6 +145,16 @@ fn open_errors() {
         Dataset::open(dir.path()),
         Err(DatasetError::NoImages(_))
     ));
+    // Photos straight in the folder: the error says which layout is needed.
+    let flat = tempfile::tempdir().unwrap();
+    fs::write(flat.path().join("a.jpg"), b"x").unwrap();
+    fs::write(flat.path().join("b.png"), b"x").unwrap();
+    match Dataset::open(flat.path()) {
+        Err(e @ DatasetError::FlatFolder { images: 2, .. }) => {
+            assert!(e.to_string().contains("<person>/<photo>.jpg"), "{e}")
+        }
+        other => panic!("{:?}", other.map(|d| d.root)),
+    }
     let file = dir.path().join("file");
     fs::write(&file, b"x").unwrap();
     assert!(matches!(

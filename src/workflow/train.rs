@@ -199,6 +199,22 @@ pub struct Trained {
     pub summary: TrainSummary,
 }
 
+/// How many photos online mining over `split` crops with at most `max_people` people (the
+/// count behind a quick start's time estimate; held-out validation people not subtracted).
+pub fn mining_photos(
+    dataset: &Dataset,
+    split: TrainSplit,
+    max_people: Option<usize>,
+) -> Result<usize, WorkflowError> {
+    let (identities, _, _) = dataset.training_people(split)?;
+    Ok(dataset
+        .images_by_person(&identities, 2)
+        .into_iter()
+        .take(max_people.unwrap_or(usize::MAX))
+        .map(|(_, images)| images.len())
+        .sum())
+}
+
 /// Runs `plan`: crops the validation pairs and the mining pool (or loads the triplets;
 /// `in_memory` is the app's array when the plan names no file), then trains. Setting
 /// `control.stop` while crops are prepared cancels; during training it stops the run,

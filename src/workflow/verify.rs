@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use image::RgbImage;
 
 use super::WorkflowError;
+use crate::crop::CropConfig;
 use crate::detect::Face;
 use crate::imageio;
+use crate::model::ModelMeta;
 use crate::verify::{self, Verdict, Verifier, VerifyError};
 
 /// Which faces of a photo to embed.
@@ -72,4 +74,43 @@ pub fn verdict(
 ) -> Option<Verdict> {
     let (ea, eb) = (a.embeddings.get(i)?, b.embeddings.get(j)?);
     Some(verify::verdict(verify::cosine(ea, eb), threshold))
+}
+
+/// The comparison of face `i` of `a` with face `j` of `b` as JSON (`compare --json`, the
+/// Compare page's Save result): the similarity; the verdict at `threshold` (null without
+/// one); the error rates the model's calibration reads at that threshold; each face used.
+pub fn comparison_json(
+    (a, i): (&PhotoFaces, usize),
+    (b, j): (&PhotoFaces, usize),
+    threshold: Option<f32>,
+    meta: &ModelMeta,
+    crop: &CropConfig,
+) -> Option<serde_json::Value> {
+    let v = verdict(a, i, b, j, threshold.unwrap_or(0.0))?;
+    let face = |p: &PhotoFaces, k: usize| {
+        serde_json::json!({
+            "path": p.path,
+            "face": k,
+            "box": p.faces[k].bbox,
+            "score": p.faces[k].score,
+            "faces_found": p.faces.len(),
+            "close_crop": p.close_crop,
+        })
+    };
+    let rates = match (threshold, &meta.calibration) {
+        (Some(t), Some(c)) => serde_json::json!({
+            "pairs": c.pairs,
+            "false_accept_rate": c.false_accept_rate(t),
+            "false_reject_rate": c.false_reject_rate(t),
+        }),
+        _ => serde_json::Value::Null,
+    };
+    Some(serde_json::json!({
+        "similarity": v.similarity,
+        "threshold": threshold,
+        "same": threshold.map(|_| v.same),
+        "error_rates": rates,
+        "faces": [face(a, i), face(b, j)],
+        "crop": crop,
+    }))
 }

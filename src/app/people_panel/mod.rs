@@ -580,6 +580,14 @@ impl Panel for PeoplePanel {
             .poll(ctx);
     }
 
+    fn activity(&self) -> Option<String> {
+        let (label, job) = self.work.as_ref()?;
+        Some(match job.progress_text() {
+            Some(p) => format!("{label}, {p}"),
+            None => label.clone(),
+        })
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppContext) {
         self.wanted = true;
         if app.device.is_none() {
@@ -623,7 +631,7 @@ impl PeoplePanel {
             ui.label(format!("Face index: {}", self.index_path.display()));
             match (&self.listing, &self.open_error, &self.opening) {
                 (_, _, Some(_)) => {
-                    ui.spinner();
+                    crate::app::busy(ui);
                     ui.label("opening...");
                 }
                 (_, Some(e), _) => {
@@ -681,7 +689,7 @@ impl PeoplePanel {
             return;
         };
         ui.horizontal(|ui| {
-            ui.spinner();
+            crate::app::busy(ui);
             match job.progress() {
                 Some(p) if p.total > 0 => {
                     let elapsed = job.started().elapsed().as_secs_f32();
