@@ -376,8 +376,8 @@ pub struct CroppedImages<'a> {
 
 /// The crop of each of `images` (paths relative to the image root) through `cache`, with a
 /// centre crop for images without a usable face. An image that cannot be read is listed
-/// with its error and the rest go on. The cache's index is saved on the way out (also when
-/// cancelled), so detections made here are kept.
+/// with its error and the rest go on. The cache's index is saved every few seconds and on
+/// the way out (also when cancelled), so detections made here are kept.
 pub fn crop_images<'a>(
     dataset: &Dataset,
     images: &BTreeSet<&'a str>,
@@ -392,10 +392,16 @@ pub fn crop_images<'a>(
         unreadable: Vec::new(),
     };
     let mut cancelled = false;
+    // Saved every few seconds too, so a killed process keeps most of its detections.
+    let mut last_save = Instant::now();
     for (i, &image) in images.iter().enumerate() {
         if cancel.load(Ordering::Relaxed) {
             cancelled = true;
             break;
+        }
+        if last_save.elapsed() > Duration::from_secs(5) {
+            save_index(cache)?;
+            last_save = Instant::now();
         }
         match crop_one(dataset, image, cache, detector) {
             Ok((crop, fallback)) => {
@@ -408,14 +414,18 @@ pub fn crop_images<'a>(
         }
         on_image(i + 1, images.len());
     }
-    cache.save().map_err(|e| PreprocessError::Image {
-        image: cache.dir().display().to_string(),
-        message: e.to_string(),
-    })?;
+    save_index(cache)?;
     if cancelled {
         return Err(PreprocessError::Cancelled);
     }
     Ok(out)
+}
+
+fn save_index(cache: &mut CropCache) -> Result<(), PreprocessError> {
+    cache.save().map_err(|e| PreprocessError::Image {
+        image: cache.dir().display().to_string(),
+        message: e.to_string(),
+    })
 }
 
 impl CroppedImages<'_> {

@@ -297,3 +297,65 @@ fn resume_latest(model: &std::path::Path, extra: &[&str]) -> std::process::Outpu
     args.extend_from_slice(extra);
     run(&args)
 }
+
+/// A training run killed while it crops the mining pool keeps the detections made so far
+/// (the crop cache's index is saved every few seconds, not only at the end), so the next
+/// run does not detect those photos again.
+#[test]
+fn a_kill_while_cropping_the_mining_pool_keeps_the_crops_made() {
+    use std::time::{Duration, Instant};
+    let Some(lfw) = common::lfw_dir() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let people = 150;
+    let ds = siamese_face::Dataset::open(&lfw).unwrap();
+    let pool = siamese_face::workflow::train::mining_photos(
+        &ds,
+        siamese_face::dataset::TrainSplit::DevTrain,
+        Some(people),
+    )
+    .unwrap();
+    let cache = dir.path().join("cache");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_siamese-face"))
+        .args(["train", "--mine", "--backend", "cpu", "--max-steps", "1"])
+        .args(["--max-people", &people.to_string(), "--val-pairs", "0"])
+        .arg("--data")
+        .arg(&lfw)
+        .arg("--cache")
+        .arg(&cache)
+        .arg("--out")
+        .arg(dir.path().join("model"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let records = || {
+        let index = walk(&cache).into_iter().find(|p| p.ends_with("index.json"));
+        index.map_or(0, |i| {
+            std::fs::read_to_string(i).map_or(0, |t| t.matches("\"modified\"").count())
+        })
+    };
+    let start = Instant::now();
+    while records() == 0 && start.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let kept = records();
+    assert!(
+        kept > 0 && kept < pool,
+        "{kept} of {pool} photos recorded at the kill"
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
