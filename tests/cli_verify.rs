@@ -236,6 +236,12 @@ fn the_default_model_tells_unseen_people_apart() {
     for (a, b, same) in &cases {
         let out = json(&run(&["compare", a, b, "--json"]));
         assert_eq!(out["same"], *same, "{a} vs {b}: {out}");
+        // The shipped model reads its threshold as DevTrain's error rates: a few in a
+        // hundred at most, never nothing.
+        let rates = &out["error_rates"];
+        assert_eq!(rates["pairs"], "pairsDevTrain", "{out}");
+        let far = rates["false_accept_rate"].as_f64().unwrap_or(1.0);
+        assert!(far > 0.0 && far < 0.03, "{out}");
     }
 }
 
