@@ -384,7 +384,8 @@ impl DetectionPanel {
     }
 
     fn toolbar(&mut self, ui: &mut egui::Ui, dataset: Option<&Arc<Dataset>>, device: &Device) {
-        ui.horizontal(|ui| {
+        // Wrapped, so a narrow window gets two rows instead of a page wider than itself.
+        ui.horizontal_wrapped(|ui| {
             let shortcut = ui.input_mut(|i| i.consume_shortcut(&super::OPEN));
             if (ui
                 .add_enabled(self.file_pick.is_none(), egui::Button::new("Open image..."))

@@ -556,21 +556,29 @@ fn misclassified_ui(
                             }
                         }
                     }
-                    ui.label(format!(
+                    let text = format!(
                         "{} | {}   similarity {:.3}   truly {}",
-                        p.a,
-                        p.b,
+                        file_name(&p.a),
+                        file_name(&p.b),
                         p.similarity,
                         if p.same {
                             "the same person"
                         } else {
                             "different people"
                         }
-                    ));
+                    );
+                    // Cut with "…" in a narrow window (the whole line on hover), so the
+                    // list never widens the page.
+                    ui.add(egui::Label::new(text).truncate());
                 });
             }
         });
     compare
+}
+
+/// The last part of a list's image path ("Bono/Bono_0001.jpg" -> "Bono_0001.jpg").
+fn file_name(image: &str) -> &str {
+    image.rsplit('/').next().unwrap_or(image)
 }
 
 /// Histograms of matched and mismatched similarities over -1..1 in bins of 0.05.

@@ -864,7 +864,8 @@ impl PeoplePanel {
     fn photo_ui(&mut self, ui: &mut egui::Ui, height: f32, actions: &mut Vec<Action>) {
         ui.horizontal(|ui| {
             ui.heading("Who is this?");
-            if ui.button("Open photo...").clicked() {
+            let shortcut = ui.input_mut(|i| i.consume_shortcut(&crate::app::OPEN));
+            if ui.button("Open photo...").on_hover_text("Ctrl+O").clicked() || shortcut {
                 actions.push(Action::Pick(PickKind::Identify));
             }
         });
