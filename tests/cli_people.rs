@@ -487,3 +487,67 @@ fn training_on_enrolled_people_saves_a_model_the_index_can_switch_to() {
     let msg = String::from_utf8_lossy(&alone.stderr);
     assert!(msg.contains("at least two people"), "{msg}");
 }
+
+/// `people cluster` groups the unknown faces of an indexed folder into people: on the
+/// bundled sample (6 people, 5 photos each) every group holds one person, and most photos
+/// are grouped.
+#[test]
+fn clustering_groups_the_unknown_faces_by_person() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = dir.path().join("faces.sqlite");
+    let sample = common::sample_dir();
+    let out = run(&[
+        "people",
+        "--index",
+        s(&index),
+        "index",
+        s(&sample),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for method in ["chinese-whispers", "components"] {
+        let g = json(&run(&[
+            "people",
+            "--index",
+            s(&index),
+            "cluster",
+            "--faces",
+            "largest",
+            "--method",
+            method,
+            "--json",
+        ]));
+        assert_eq!(g["faces"].as_u64(), Some(30), "{g}");
+        let groups = g["groups"].as_array().unwrap();
+        let mut grouped = 0;
+        for group in groups {
+            let faces = group.as_array().unwrap();
+            let person = |f: &serde_json::Value| {
+                let p = std::path::PathBuf::from(f["photo"].as_str().unwrap());
+                p.parent().unwrap().file_name().unwrap().to_owned()
+            };
+            assert!(
+                faces.iter().all(|f| person(f) == person(&faces[0])),
+                "{method}: {group}"
+            );
+            grouped += faces.len();
+        }
+        assert!(groups.len() >= 4 && groups.len() <= 6, "{method}: {g}");
+        assert!(grouped >= 20, "{method}: {grouped} of 30 grouped");
+        assert_eq!(g["ungrouped"].as_u64(), Some(30 - grouped as u64));
+    }
+    // A threshold that is no cosine is refused.
+    let bad = run(&[
+        "people",
+        "--index",
+        s(&index),
+        "cluster",
+        "--threshold",
+        "3",
+    ]);
+    assert!(!bad.status.success());
+}

@@ -2,6 +2,7 @@
 
 mod backend_cmd;
 mod bench_cmd;
+mod cluster_cmd;
 pub(crate) mod crop_cmd;
 mod dataset_cmd;
 pub(crate) mod detect_cmd;

@@ -84,6 +84,8 @@ pub enum PeopleCommand {
     /// Train the model (--model) further on the enrolled people, into a new model folder;
     /// reports identification of held-out faces before and after.
     Train(PeopleTrainArgs),
+    /// Group the faces no person holds into likely people.
+    Cluster(super::cluster_cmd::ClusterArgs),
 }
 
 #[derive(Debug, Args)]
@@ -160,6 +162,7 @@ pub fn run(args: PeopleArgs, request: BackendRequest) -> anyhow::Result<ExitCode
         }
         PeopleCommand::Reembed { json } => reembed(&mut rec, json),
         PeopleCommand::Train(a) => train(&rec, &a, &device),
+        PeopleCommand::Cluster(a) => super::cluster_cmd::cluster(&rec, &a),
     }
 }
 

@@ -8,6 +8,7 @@
 //! ([`crate::model::model_id`]): searches read one model's faces only, and faces of
 //! another model are reported as stale until they are re-embedded.
 
+pub mod cluster;
 mod people;
 mod photos;
 pub mod schema;
@@ -20,7 +21,9 @@ use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
 pub use people::{AssignmentKind, PersonSummary, check_name};
-pub use photos::{FaceRow, NewFace, PhotoContent, PhotoFile, PhotoRow, PhotoStatus};
+pub use photos::{
+    FaceRow, NewFace, PhotoContent, PhotoFile, PhotoRow, PhotoStatus, UnassignedFace,
+};
 pub use search::{Candidate, Matching, Matrix, PersonGallery};
 
 /// How long a writer waits for another process's transaction before giving up.

@@ -105,6 +105,17 @@ pub struct PhotoRow {
     pub height: u32,
 }
 
+/// A face no person holds, with its photo (see [`FaceIndex::unassigned_faces`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnassignedFace {
+    pub face_id: i64,
+    /// The photo's path as the index stores it.
+    pub photo: String,
+    pub bbox: [f32; 4],
+    /// The photo's largest face (faces are stored largest first).
+    pub largest: bool,
+}
+
 /// A stored face.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaceRow {
@@ -324,6 +335,50 @@ impl FaceIndex {
             matrix.push(&v);
         }
         Ok((ids, matrix))
+    }
+
+    /// The faces embedded by `model_id` that no person holds (what grouping unknown faces
+    /// runs over), with their photos, and their embeddings as a matrix in the same order.
+    pub fn unassigned_faces(
+        &self,
+        model_id: &str,
+    ) -> Result<(Vec<UnassignedFace>, Matrix), IndexError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT f.id, p.path, f.x1, f.y1, f.x2, f.y2, f.embedding,
+                        f.id = (SELECT MIN(g.id) FROM faces g WHERE g.photo_id = f.photo_id)
+                 FROM faces f JOIN photos p ON p.id = f.photo_id
+                 WHERE f.model_id = ?1 AND f.id NOT IN (SELECT face_id FROM assignments)
+                 ORDER BY f.id",
+            )
+            .map_err(self.err())?;
+        let mut rows = stmt.query([model_id]).map_err(self.err())?;
+        let (mut faces, mut matrix) = (Vec::new(), Matrix::new(EMBEDDING_DIM));
+        while let Some(r) = rows.next().map_err(self.err())? {
+            let get = |i| r.get::<_, f64>(i).map(|v| v as f32);
+            let face_id: i64 = r.get(0).map_err(self.err())?;
+            let blob: Vec<u8> = r.get(6).map_err(self.err())?;
+            let v = decode_embedding(&blob).ok_or_else(|| {
+                IndexError::Invalid(format!(
+                    "{}: face {face_id} has a damaged embedding",
+                    self.name
+                ))
+            })?;
+            faces.push(UnassignedFace {
+                face_id,
+                photo: r.get(1).map_err(self.err())?,
+                bbox: [
+                    get(2).map_err(self.err())?,
+                    get(3).map_err(self.err())?,
+                    get(4).map_err(self.err())?,
+                    get(5).map_err(self.err())?,
+                ],
+                largest: r.get(7).map_err(self.err())?,
+            });
+            matrix.push(&v);
+        }
+        Ok((faces, matrix))
     }
 
     /// Photos with faces embedded by another model than `model_id` (to re-embed).

@@ -1,9 +1,11 @@
 //! Recognising people, as use cases over the face index: enrol a few photos per person,
 //! index photo folders, identify the faces of photos, search the index for a person,
-//! re-embed an index for another model, and train the model on the enrolled people. The
+//! re-embed an index for another model, train the model on the enrolled people, and group
+//! the unknown faces into likely people. The
 //! CLI's `people ...` and `identify` commands and the People panel call these, with one
 //! [`Recogniser`] (an open index and a model).
 
+mod cluster;
 mod enrol;
 mod identify;
 mod index;
@@ -19,6 +21,7 @@ use crate::face_index::{FaceIndex, IndexError};
 use crate::model;
 use crate::verify::Verifier;
 
+pub use cluster::{FaceFilter, Grouping};
 pub use enrol::{EnrolItem, EnrolPlan, EnrolSummary, Enrolled, enrol_items_from_folder};
 pub use identify::{
     FaceIdentity, Identification, IdentifyPlan, PhotoIdentity, SearchHit, SearchPlan,

@@ -1,0 +1,68 @@
+//! Grouping the index's unknown faces (those no person holds) into likely people, so a
+//! user names a group once instead of each face (`people cluster`).
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::Recogniser;
+use crate::face_index::UnassignedFace;
+use crate::face_index::cluster::{self, ClusterSettings};
+use crate::workflow::WorkflowError;
+
+/// Which unknown faces take part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaceFilter {
+    #[default]
+    All,
+    /// Each photo's largest face only (its main subject).
+    Largest,
+}
+
+/// The groups found, largest first, and what was left over.
+#[derive(Debug, Clone, Serialize)]
+pub struct Grouping {
+    pub settings: ClusterSettings,
+    /// The unknown faces grouped.
+    pub faces: usize,
+    pub groups: Vec<Vec<UnassignedFace>>,
+    /// Faces in no group of at least `settings.min_size`.
+    pub ungrouped: usize,
+    pub seconds: f64,
+}
+
+impl Recogniser {
+    /// Groups the faces no person holds with `settings` (all faces must be this model's).
+    pub fn group_unknown(
+        &self,
+        settings: &ClusterSettings,
+        filter: FaceFilter,
+    ) -> Result<Grouping, WorkflowError> {
+        self.check_model()?;
+        let start = Instant::now();
+        let (mut faces, mut matrix) = self.index.unassigned_faces(&self.model_id)?;
+        if filter == FaceFilter::Largest {
+            let keep: Vec<usize> = (0..faces.len()).filter(|&i| faces[i].largest).collect();
+            let mut kept = crate::face_index::Matrix::new(matrix.dim());
+            for &i in &keep {
+                kept.push(matrix.row(i));
+            }
+            faces = keep.iter().map(|&i| faces[i].clone()).collect();
+            matrix = kept;
+        }
+        let found = cluster::cluster(&matrix, settings);
+        let grouped: usize = found.iter().map(Vec::len).sum();
+        let groups = found
+            .into_iter()
+            .map(|g| g.into_iter().map(|i| faces[i].clone()).collect())
+            .collect();
+        Ok(Grouping {
+            settings: *settings,
+            faces: faces.len(),
+            groups,
+            ungrouped: faces.len() - grouped,
+            seconds: start.elapsed().as_secs_f64(),
+        })
+    }
+}
