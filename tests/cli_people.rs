@@ -550,4 +550,29 @@ fn clustering_groups_the_unknown_faces_by_person() {
         "3",
     ]);
     assert!(!bad.status.success());
+    // Naming the largest group makes its faces someone's: they leave the unknown faces.
+    let g = json(&run(&["people", "--index", s(&index), "cluster", "--json"]));
+    let first: Vec<String> = g["groups"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["face_id"].to_string())
+        .collect();
+    let mut args = vec!["people", "--index", s(&index), "name", "Someone"];
+    args.extend(first.iter().map(String::as_str));
+    let named = run(&args);
+    assert!(
+        named.status.success(),
+        "{}",
+        String::from_utf8_lossy(&named.stderr)
+    );
+    let after = json(&run(&["people", "--index", s(&index), "cluster", "--json"]));
+    let unknown = g["faces"].as_u64().unwrap() - first.len() as u64;
+    assert_eq!(after["faces"].as_u64(), Some(unknown), "{after}");
+    // An id that is no face names nobody, and nothing is written.
+    let mut args = vec!["people", "--index", s(&index), "name", "Other", "999999"];
+    args.push(first[0].as_str());
+    assert!(!run(&args).status.success());
+    let list = json(&run(&["people", "--index", s(&index), "list", "--json"]));
+    assert!(!list.to_string().contains("Other"), "{list}");
 }

@@ -86,6 +86,13 @@ pub enum PeopleCommand {
     Train(PeopleTrainArgs),
     /// Group the faces no person holds into likely people.
     Cluster(super::cluster_cmd::ClusterArgs),
+    /// Name faces (say, a group `cluster --json` found) as a person, new or enrolled.
+    Name {
+        name: String,
+        /// Face ids, as `cluster --json` lists them.
+        #[arg(required = true, value_name = "FACE_ID")]
+        faces: Vec<i64>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -163,6 +170,11 @@ pub fn run(args: PeopleArgs, request: BackendRequest) -> anyhow::Result<ExitCode
         PeopleCommand::Reembed { json } => reembed(&mut rec, json),
         PeopleCommand::Train(a) => train(&rec, &a, &device),
         PeopleCommand::Cluster(a) => super::cluster_cmd::cluster(&rec, &a),
+        PeopleCommand::Name { name, faces } => {
+            rec.name_faces(&name, &faces)?;
+            eprintln!("named {} face(s) {name}", faces.len());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -6,8 +6,8 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::Recogniser;
-use crate::face_index::UnassignedFace;
 use crate::face_index::cluster::{self, ClusterSettings};
+use crate::face_index::{AssignmentKind, UnassignedFace};
 use crate::workflow::WorkflowError;
 
 /// Which unknown faces take part.
@@ -64,5 +64,23 @@ impl Recogniser {
             ungrouped: faces.len() - grouped,
             seconds: start.elapsed().as_secs_f64(),
         })
+    }
+}
+
+impl Recogniser {
+    /// Names the faces `face_ids` (say, a group [`Recogniser::group_unknown`] found) as
+    /// `name`, creating the person if new; all or none are named (one transaction), and an
+    /// id that is no face of the index is an error before anything is written.
+    pub fn name_faces(&mut self, name: &str, face_ids: &[i64]) -> Result<i64, WorkflowError> {
+        for &id in face_ids {
+            if self.index.face(id)?.is_none() {
+                return Err(WorkflowError::Plan(format!(
+                    "there is no face {id} in the index"
+                )));
+            }
+        }
+        Ok(self
+            .index
+            .assign(name, face_ids, AssignmentKind::Confirmed)?)
     }
 }
