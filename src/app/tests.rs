@@ -934,3 +934,66 @@ fn the_best_threshold_types_back_exactly(harness: &mut Harness<'static, Option<S
     assert_eq!(at.to_string(), typed, "the threshold typed");
     harness.get_by_label_contains(&format!("accuracy {accuracy}"));
 }
+
+/// The People page groups the unknown faces of an indexed folder into people, and naming a
+/// group enrols all its faces at once (they leave the groups).
+#[test]
+fn people_panel_groups_the_unknown_faces_and_names_a_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = harness(sample());
+    harness.run_steps(2);
+    {
+        let panel = &mut harness.state_mut().as_mut().unwrap().people;
+        panel.use_index(dir.path().join("faces.sqlite"));
+        panel.index_folder(sample_dataset_dir().unwrap());
+    }
+    goto(&mut harness, "People");
+    wait_until(&mut harness, 120, "indexing the sample", |app| {
+        app.people.is_idle() && app.people.log().iter().any(|l| l.starts_with("indexed"))
+    });
+    harness
+        .get_by_role_and_label(Role::Button, "Unknown groups")
+        .click();
+    harness.run_steps(1);
+    wait_until(&mut harness, 60, "the groups", |app| {
+        app.people.is_idle() && app.people.group_sizes().is_some()
+    });
+    harness.run_steps(2);
+    let sizes = harness
+        .state()
+        .as_ref()
+        .unwrap()
+        .people
+        .group_sizes()
+        .unwrap();
+    assert!(sizes.len() >= 5 && sizes[0] == 5, "{sizes:?}");
+    harness.get_by_label_contains("group(s) among 32 unknown face(s)");
+    let image = harness.render().expect("the GUI renders on a wgpu adapter");
+    save(&image, "people_groups.png");
+    harness
+        .state_mut()
+        .as_mut()
+        .unwrap()
+        .people
+        .set_group_name(0, "Group One");
+    harness.run_steps(2);
+    harness
+        .query_all_by_label("Name them")
+        .next()
+        .expect("a Name them button")
+        .click();
+    harness.run_steps(1);
+    wait_until(&mut harness, 60, "naming and grouping again", |app| {
+        app.people.is_idle()
+            && app.people.people_listed() == 1
+            && app
+                .people
+                .group_sizes()
+                .is_some_and(|s| s.len() == sizes.len() - 1)
+    });
+    let log = harness.state().as_ref().unwrap().people.log().to_vec();
+    assert!(
+        log.iter().any(|l| l == "named 5 face(s) Group One"),
+        "{log:?}"
+    );
+}

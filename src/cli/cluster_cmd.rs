@@ -3,12 +3,8 @@
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use siamese_face::face_index::cluster::{ClusterSettings, Method};
+use siamese_face::face_index::cluster::{ClusterSettings, DEFAULT_THRESHOLD, Method};
 use siamese_face::workflow::people::{FaceFilter, Recogniser};
-
-/// The similarity grouping asks of two faces when none is given, for the default model:
-/// the best on LFW (README, "Grouping unknown faces").
-pub const DEFAULT_THRESHOLD: f32 = 0.92;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum MethodArg {

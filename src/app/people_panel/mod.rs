@@ -9,6 +9,7 @@
 //! background jobs; the UI thread never touches the index.
 
 mod gallery;
+mod groups;
 mod photo_view;
 mod work;
 
@@ -18,11 +19,12 @@ use std::sync::{Arc, Mutex, mpsc};
 use burn::tensor::Device;
 use eframe::egui;
 use siamese_face::crop::FacePick;
+use siamese_face::face_index::cluster::{self, ClusterSettings, Method};
 use siamese_face::face_index::{self, Matching};
 use siamese_face::verify;
 use siamese_face::workflow::Outcome;
 use siamese_face::workflow::people::{
-    EnrolItem, EnrolPlan, IndexLocation, IndexPlan, PeopleTrainPlan, PeopleTrainSummary,
+    EnrolItem, EnrolPlan, Grouping, IndexLocation, IndexPlan, PeopleTrainPlan, PeopleTrainSummary,
     Recogniser, SearchHit, SearchPlan, enrol_items_from_folder, read,
 };
 
@@ -50,6 +52,8 @@ enum Action {
     Reembed,
     Train,
     Pick(PickKind),
+    Group,
+    NameGroup(String, Vec<i64>),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -98,6 +102,12 @@ pub struct PeoplePanel {
     /// The page was shown or work was asked for: until then the index is not opened (the
     /// model is not loaded, the file not created).
     wanted: bool,
+    /// The left side shows the unknown faces' groups instead of the people enrolled.
+    show_groups: bool,
+    group_threshold: f32,
+    grouping: Option<Grouping>,
+    /// The name typed beside each group.
+    group_names: Vec<String>,
 }
 
 impl PeoplePanel {
@@ -129,6 +139,10 @@ impl PeoplePanel {
             use_model: None,
             reembed_for: None,
             wanted: false,
+            show_groups: false,
+            group_threshold: cluster::DEFAULT_THRESHOLD,
+            grouping: None,
+            group_names: Vec::new(),
         }
     }
 
@@ -146,6 +160,25 @@ impl PeoplePanel {
     #[cfg(test)]
     pub fn enrol_folder(&mut self, dir: PathBuf) {
         self.queued.push(Action::EnrolFolder(dir));
+    }
+
+    #[cfg(test)]
+    pub fn index_folder(&mut self, dir: PathBuf) {
+        self.queued.push(Action::Index(dir));
+    }
+
+    #[cfg(test)]
+    pub fn set_group_name(&mut self, group: usize, name: &str) {
+        if let Some(n) = self.group_names.get_mut(group) {
+            *n = name.to_string();
+        }
+    }
+
+    /// The sizes of the unknown faces' groups shown.
+    #[cfg(test)]
+    pub fn group_sizes(&self) -> Option<Vec<usize>> {
+        let g = self.grouping.as_ref()?;
+        Some(g.groups.iter().map(Vec::len).collect())
     }
 
     #[cfg(test)]
@@ -305,6 +338,17 @@ impl PeoplePanel {
                 ));
                 self.trained = Some(s);
             }
+            Work::Grouped(Ok(g)) => {
+                self.group_names = vec![String::new(); g.groups.len()];
+                self.grouping = Some(g);
+            }
+            Work::Named(Ok((name, n))) => {
+                self.note(format!("named {n} face(s) {name}"));
+                // The groups left are found again without those faces.
+                self.queued.push(Action::Group);
+                self.reidentify();
+                return true;
+            }
             Work::Removed(Ok(name)) => {
                 self.note(format!("removed {name}; their faces stay in the index"));
                 self.selected = None;
@@ -327,7 +371,9 @@ impl PeoplePanel {
             | Work::Indexed(Err(e))
             | Work::Reembedded(Err(e))
             | Work::Trained(Err(e))
-            | Work::Removed(Err(e)) => self.note(format!("error: {e}")),
+            | Work::Removed(Err(e))
+            | Work::Grouped(Err(e))
+            | Work::Named(Err(e)) => self.note(format!("error: {e}")),
         }
         false
     }
@@ -425,6 +471,21 @@ impl PeoplePanel {
                     work::train(&rec, &plan, &device, c, r)
                 });
                 ("training", job)
+            }
+            Action::Group => {
+                let settings = ClusterSettings {
+                    threshold: self.group_threshold,
+                    min_size: 2,
+                    method: Method::ChineseWhispers,
+                };
+                let job = Job::spawn("people-group", ctx, move |_, _| work::group(&rec, settings));
+                ("grouping", job)
+            }
+            Action::NameGroup(name, faces) => {
+                let job = Job::spawn("people-name", ctx, move |_, _| {
+                    work::name_faces(&rec, name, faces)
+                });
+                ("naming", job)
             }
             Action::Pick(_) => return None,
         })
@@ -718,7 +779,19 @@ impl PeoplePanel {
     }
 
     fn people_ui(&mut self, ui: &mut egui::Ui, height: f32, actions: &mut Vec<Action>) {
-        ui.heading("People");
+        ui.horizontal(|ui| {
+            ui.heading("People");
+            ui.selectable_value(&mut self.show_groups, false, "Enrolled");
+            let groups = ui
+                .selectable_value(&mut self.show_groups, true, "Unknown groups")
+                .on_hover_text("The faces nobody holds, grouped into likely people");
+            if groups.clicked() && self.grouping.is_none() {
+                actions.push(Action::Group);
+            }
+        });
+        if self.show_groups {
+            return self.groups_ui(ui, actions);
+        }
         ui.horizontal_wrapped(|ui| {
             ui.label("name");
             ui.add(
@@ -793,6 +866,43 @@ impl PeoplePanel {
             if let Some(photo) = gallery::hits_ui(ui, thumbs, hits) {
                 actions.push(Action::Identify(photo));
             }
+        }
+    }
+
+    /// The unknown faces' groups, the similarity that links two faces, and naming a group.
+    fn groups_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        ui.horizontal_wrapped(|ui| {
+            ui.label("group faces at least");
+            let slider = ui.add(
+                egui::Slider::new(&mut self.group_threshold, 0.80..=0.99)
+                    .custom_formatter(|v, _| format!("{}", v as f32)),
+            );
+            ui.label("similar").on_hover_text(
+                "Lower: fewer, bigger groups (more mistakes); higher: more, purer groups",
+            );
+            // Grouped again when the slider is let go (off the UI thread).
+            if slider.drag_stopped() || slider.lost_focus() || ui.button("Group again").clicked() {
+                actions.push(Action::Group);
+            }
+        });
+        let (Some(g), Some(thumbs)) = (&self.grouping, &mut self.thumbs) else {
+            ui.label("Grouping the unknown faces...");
+            return;
+        };
+        ui.label(format!(
+            "{} group(s) among {} unknown face(s); {} in no group ({:.1} s)",
+            g.groups.len(),
+            g.faces,
+            g.ungrouped,
+            g.seconds
+        ));
+        if g.groups.is_empty() {
+            ui.label("No two unknown faces are this similar: index a photo folder, or lower the similarity.");
+            return;
+        }
+        if let Some((i, name)) = groups::groups_ui(ui, thumbs, g, &mut self.group_names) {
+            let faces = g.groups[i].iter().map(|f| f.face_id).collect();
+            actions.push(Action::NameGroup(name, faces));
         }
     }
 

@@ -7,10 +7,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use burn::tensor::Device;
 use image::RgbImage;
 use siamese_face::embed::train::Control;
+use siamese_face::face_index::cluster::ClusterSettings;
 use siamese_face::face_index::{IndexStats, Matching, PersonSummary};
 use siamese_face::workflow::people::{
-    EnrolPlan, EnrolSummary, IdentifyPlan, IndexPlan, IndexSummary, PeopleTrainPlan,
-    PeopleTrainSummary, PhotoIdentity, Recogniser, ReembedSummary, SearchHit, SearchPlan,
+    EnrolPlan, EnrolSummary, FaceFilter, Grouping, IdentifyPlan, IndexPlan, IndexSummary,
+    PeopleTrainPlan, PeopleTrainSummary, PhotoIdentity, Recogniser, ReembedSummary, SearchHit,
+    SearchPlan,
 };
 use siamese_face::workflow::{Outcome, Report};
 
@@ -37,6 +39,9 @@ pub enum Work {
     Found(Result<(String, Vec<SearchHit>), String>),
     Listed(Result<Box<Listing>, String>),
     Removed(Result<String, String>),
+    Grouped(Result<Grouping, String>),
+    /// A group named: the name and how many faces.
+    Named(Result<(String, usize), String>),
 }
 
 fn lock(rec: &Shared) -> MutexGuard<'_, Recogniser> {
@@ -135,4 +140,20 @@ pub fn list(rec: &Shared) -> Work {
         }))
     })();
     Work::Listed(result.map_err(|e| e.to_string()))
+}
+
+/// The unknown faces grouped into likely people.
+pub fn group(rec: &Shared, settings: ClusterSettings) -> Work {
+    let result = lock(rec).group_unknown(&settings, FaceFilter::All);
+    Work::Grouped(result.map_err(|e| e.to_string()))
+}
+
+/// A group's faces named as one person.
+pub fn name_faces(rec: &Shared, name: String, faces: Vec<i64>) -> Work {
+    let result = lock(rec).name_faces(&name, &faces);
+    Work::Named(
+        result
+            .map(|_| (name, faces.len()))
+            .map_err(|e| e.to_string()),
+    )
 }
