@@ -338,17 +338,6 @@ impl PeoplePanel {
                 ));
                 self.trained = Some(s);
             }
-            Work::Grouped(Ok(g)) => {
-                self.group_names = vec![String::new(); g.groups.len()];
-                self.grouping = Some(g);
-            }
-            Work::Named(Ok((name, n))) => {
-                self.note(format!("named {n} face(s) {name}"));
-                // The groups left are found again without those faces.
-                self.queued.push(Action::Group);
-                self.reidentify();
-                return true;
-            }
             Work::Removed(Ok(name)) => {
                 self.note(format!("removed {name}; their faces stay in the index"));
                 self.selected = None;
@@ -371,11 +360,38 @@ impl PeoplePanel {
             | Work::Indexed(Err(e))
             | Work::Reembedded(Err(e))
             | Work::Trained(Err(e))
-            | Work::Removed(Err(e))
-            | Work::Grouped(Err(e))
-            | Work::Named(Err(e)) => self.note(format!("error: {e}")),
+            | Work::Removed(Err(e)) => self.note(format!("error: {e}")),
+            Work::Grouped(r) => self.grouped(r),
+            Work::Named(r) => return self.named(r),
         }
         false
+    }
+
+    fn grouped(&mut self, result: Result<Grouping, String>) {
+        match result {
+            Ok(g) => {
+                self.group_names = vec![String::new(); g.groups.len()];
+                self.grouping = Some(g);
+            }
+            Err(e) => self.note(format!("error: {e}")),
+        }
+    }
+
+    /// A group was named (true: the index changed).
+    fn named(&mut self, result: Result<(String, usize), String>) -> bool {
+        match result {
+            Ok((name, n)) => {
+                self.note(format!("named {n} face(s) {name}"));
+                // The groups left are found again without those faces.
+                self.queued.push(Action::Group);
+                self.reidentify();
+                true
+            }
+            Err(e) => {
+                self.note(format!("error: {e}"));
+                false
+            }
+        }
     }
 
     /// Identifies the photo on screen again (after the people or the model changed).
@@ -792,6 +808,13 @@ impl PeoplePanel {
         if self.show_groups {
             return self.groups_ui(ui, actions);
         }
+        self.enrol_buttons_ui(ui, actions);
+        self.face_rule_ui(ui);
+        self.people_grid_ui(ui, height, actions);
+    }
+
+    /// The name box and the buttons that enrol or index.
+    fn enrol_buttons_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
         ui.horizontal_wrapped(|ui| {
             ui.label("name");
             ui.add(
@@ -817,7 +840,10 @@ impl PeoplePanel {
                 actions.push(Action::Pick(PickKind::IndexFolder));
             }
         });
-        self.face_rule_ui(ui);
+    }
+
+    /// Training, the person selected, everyone enrolled and the photos found.
+    fn people_grid_ui(&mut self, ui: &mut egui::Ui, height: f32, actions: &mut Vec<Action>) {
         self.train_ui(ui, actions);
         let selected = self.selected.and_then(|id| {
             let l = self.listing.as_ref()?;
