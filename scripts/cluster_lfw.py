@@ -93,7 +93,7 @@ def main():
     ap.add_argument("--model", default=str(REPO / "weights" / "default-model"))
     ap.add_argument("--binary", default=str(REPO / "target" / "release" / "siamese-face"))
     ap.add_argument("--json", default=str(REPO / "target" / "cluster_lfw.json"))
-    ap.add_argument("--ours", default="0.88,0.90,0.91,0.92,0.93,0.94")
+    ap.add_argument("--ours", default="0.93,0.94,0.95,0.96,0.97")
     ap.add_argument("--dlib", default="0.40,0.45,0.50,0.55")
     args = ap.parse_args()
     z = np.load(CACHE / "dlib.npz", allow_pickle=True)

@@ -21,6 +21,13 @@ fn main() -> std::process::ExitCode {
         // SAFETY: first statement of main, before any thread exists.
         unsafe { std::env::set_var("BURN_DEVICE", "flex") };
     }
+    // `siamese-face ... | head` ends quietly when the reader leaves, as Unix tools do, instead
+    // of panicking on the broken pipe (Rust ignores SIGPIPE by default).
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of one signal, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let args = cli::Cli::parse();
     cli::init_logging(args.verbose);
     match args.command {

@@ -212,3 +212,20 @@ fn backend_command_reports_a_choice() {
     let out = run(&["backend", "--backend", "tpu"]);
     assert!(!out.status.success());
 }
+
+/// Output into a pipe whose reader has gone (`siamese-face ... | head`) ends quietly, as
+/// Unix tools do, not with a panic about a broken pipe.
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_siamese-face"))
+        .args(["dataset", "info"])
+        .arg(common::sample_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

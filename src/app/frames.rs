@@ -56,6 +56,16 @@ impl FrameStats {
         }
     }
 
+    /// [`FrameStats::summary_since`] over the last `n` frames.
+    pub fn recent(&self, n: usize) -> Option<String> {
+        let start = FrameMark {
+            code: self.code.len().saturating_sub(n),
+            whole: self.whole.len().saturating_sub(n),
+            cpu: self.cpu.len().saturating_sub(n.div_ceil(60).max(2)),
+        };
+        self.summary_since(start)
+    }
+
     /// "frame code median 0.6 ms; whole frame median 40 ms, p99 90 ms; CPU 12 % of a core
     /// over 240 frames" for the frames since `start`.
     pub fn summary_since(&self, start: FrameMark) -> Option<String> {

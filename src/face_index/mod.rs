@@ -11,6 +11,7 @@
 pub mod cluster;
 mod people;
 mod photos;
+pub mod projection;
 pub mod schema;
 pub mod search;
 
@@ -22,7 +23,7 @@ use serde::Serialize;
 
 pub use people::{AssignmentKind, PersonSummary, check_name};
 pub use photos::{
-    FaceRow, NewFace, PhotoContent, PhotoFile, PhotoRow, PhotoStatus, UnassignedFace,
+    FaceRow, MapFace, NewFace, PhotoContent, PhotoFile, PhotoRow, PhotoStatus, UnassignedFace,
 };
 pub use search::{Candidate, Matching, Matrix, PersonGallery};
 

@@ -116,6 +116,15 @@ pub struct UnassignedFace {
     pub largest: bool,
 }
 
+/// A face with its photo and its person, if any (see [`FaceIndex::faces_with_people`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MapFace {
+    pub face_id: i64,
+    pub photo: String,
+    pub bbox: [f32; 4],
+    pub person: Option<String>,
+}
+
 /// A stored face.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaceRow {
@@ -375,6 +384,44 @@ impl FaceIndex {
                     get(5).map_err(self.err())?,
                 ],
                 largest: r.get(7).map_err(self.err())?,
+            });
+            matrix.push(&v);
+        }
+        Ok((faces, matrix))
+    }
+
+    /// Every face embedded by `model_id` with its photo and the person holding it (if
+    /// any), and the embeddings as a matrix in the same order (the embedding map's data).
+    pub fn faces_with_people(&self, model_id: &str) -> Result<(Vec<MapFace>, Matrix), IndexError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT f.id, p.path, f.x1, f.y1, f.x2, f.y2, f.embedding, pe.name
+                 FROM faces f JOIN photos p ON p.id = f.photo_id
+                 LEFT JOIN assignments a ON a.face_id = f.id
+                 LEFT JOIN people pe ON pe.id = a.person_id
+                 WHERE f.model_id = ?1 ORDER BY f.id",
+            )
+            .map_err(self.err())?;
+        let mut rows = stmt.query([model_id]).map_err(self.err())?;
+        let (mut faces, mut matrix) = (Vec::new(), Matrix::new(EMBEDDING_DIM));
+        while let Some(r) = rows.next().map_err(self.err())? {
+            let get = |i| r.get::<_, f64>(i).map(|v| v as f32);
+            let face_id: i64 = r.get(0).map_err(self.err())?;
+            let blob: Vec<u8> = r.get(6).map_err(self.err())?;
+            let v = decode_embedding(&blob).ok_or_else(|| {
+                IndexError::Invalid(format!(
+                    "{}: face {face_id} has a damaged embedding",
+                    self.name
+                ))
+            })?;
+            let bbox = [get(2), get(3), get(4), get(5)];
+            let bbox = bbox.map(|c| c.unwrap_or(0.0));
+            faces.push(MapFace {
+                face_id,
+                photo: r.get(1).map_err(self.err())?,
+                bbox,
+                person: r.get(7).map_err(self.err())?,
             });
             matrix.push(&v);
         }

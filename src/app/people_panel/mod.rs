@@ -10,6 +10,7 @@
 
 mod gallery;
 mod groups;
+mod map;
 mod photo_view;
 mod work;
 
@@ -54,6 +55,15 @@ enum Action {
     Pick(PickKind),
     Group,
     NameGroup(String, Vec<i64>),
+    Map,
+}
+
+/// What the left half shows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Left {
+    Enrolled,
+    Groups,
+    Map,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -102,8 +112,10 @@ pub struct PeoplePanel {
     /// The page was shown or work was asked for: until then the index is not opened (the
     /// model is not loaded, the file not created).
     wanted: bool,
-    /// The left side shows the unknown faces' groups instead of the people enrolled.
-    show_groups: bool,
+    left: Left,
+    map: Option<map::MapView>,
+    /// The UI's cost over the last frames, shown under the map (it draws every face).
+    frame_note: Option<String>,
     group_threshold: f32,
     grouping: Option<Grouping>,
     /// The name typed beside each group.
@@ -139,7 +151,9 @@ impl PeoplePanel {
             use_model: None,
             reembed_for: None,
             wanted: false,
-            show_groups: false,
+            left: Left::Enrolled,
+            map: None,
+            frame_note: None,
             group_threshold: cluster::DEFAULT_THRESHOLD,
             grouping: None,
             group_names: Vec::new(),
@@ -362,6 +376,8 @@ impl PeoplePanel {
             | Work::Trained(Err(e))
             | Work::Removed(Err(e)) => self.note(format!("error: {e}")),
             Work::Grouped(r) => self.grouped(r),
+            Work::Mapped(Ok(m)) => self.map = Some(map::MapView::new(m)),
+            Work::Mapped(Err(e)) => self.note(format!("error: {e}")),
             Work::Named(r) => return self.named(r),
         }
         false
@@ -503,6 +519,10 @@ impl PeoplePanel {
                 });
                 ("naming", job)
             }
+            Action::Map => (
+                "mapping",
+                Job::spawn("people-map", ctx, move |_, _| work::map(&rec)),
+            ),
             Action::Pick(_) => return None,
         })
     }
@@ -667,6 +687,7 @@ impl Panel for PeoplePanel {
 
     fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppContext) {
         self.wanted = true;
+        self.frame_note = app.frames.recent(60);
         if app.device.is_none() {
             ui.label("Waiting for the compute backend...");
             return;
@@ -797,16 +818,24 @@ impl PeoplePanel {
     fn people_ui(&mut self, ui: &mut egui::Ui, height: f32, actions: &mut Vec<Action>) {
         ui.horizontal(|ui| {
             ui.heading("People");
-            ui.selectable_value(&mut self.show_groups, false, "Enrolled");
+            ui.selectable_value(&mut self.left, Left::Enrolled, "Enrolled");
             let groups = ui
-                .selectable_value(&mut self.show_groups, true, "Unknown groups")
+                .selectable_value(&mut self.left, Left::Groups, "Unknown groups")
                 .on_hover_text("The faces nobody holds, grouped into likely people");
             if groups.clicked() && self.grouping.is_none() {
                 actions.push(Action::Group);
             }
+            let map = ui
+                .selectable_value(&mut self.left, Left::Map, "Map")
+                .on_hover_text("Every face at its two principal components, coloured by person");
+            if map.clicked() {
+                actions.push(Action::Map);
+            }
         });
-        if self.show_groups {
-            return self.groups_ui(ui, actions);
+        match self.left {
+            Left::Groups => return self.groups_ui(ui, actions),
+            Left::Map => return self.map_ui(ui, height),
+            Left::Enrolled => {}
         }
         self.enrol_buttons_ui(ui, actions);
         self.face_rule_ui(ui);
@@ -892,6 +921,22 @@ impl PeoplePanel {
             if let Some(photo) = gallery::hits_ui(ui, thumbs, hits) {
                 actions.push(Action::Identify(photo));
             }
+        }
+    }
+
+    fn map_ui(&mut self, ui: &mut egui::Ui, height: f32) {
+        let (Some(m), Some(thumbs)) = (&self.map, &mut self.thumbs) else {
+            ui.label("Mapping the faces...");
+            return;
+        };
+        ui.label(format!(
+            "{} faces at their two principal components ({:.1} s); grey: unknown",
+            m.map.faces.len(),
+            m.map.seconds
+        ));
+        m.ui(ui, thumbs, (height - 140.0).max(200.0));
+        if let Some(f) = &self.frame_note {
+            ui.weak(format!("UI over the last 60 frames: {f}"));
         }
     }
 

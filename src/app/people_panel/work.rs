@@ -10,9 +10,9 @@ use siamese_face::embed::train::Control;
 use siamese_face::face_index::cluster::ClusterSettings;
 use siamese_face::face_index::{IndexStats, Matching, PersonSummary};
 use siamese_face::workflow::people::{
-    EnrolPlan, EnrolSummary, FaceFilter, Grouping, IdentifyPlan, IndexPlan, IndexSummary,
-    PeopleTrainPlan, PeopleTrainSummary, PhotoIdentity, Recogniser, ReembedSummary, SearchHit,
-    SearchPlan,
+    EmbeddingMap, EnrolPlan, EnrolSummary, FaceFilter, Grouping, IdentifyPlan, IndexPlan,
+    IndexSummary, PeopleTrainPlan, PeopleTrainSummary, PhotoIdentity, Recogniser, ReembedSummary,
+    SearchHit, SearchPlan,
 };
 use siamese_face::workflow::{Outcome, Report};
 
@@ -40,6 +40,7 @@ pub enum Work {
     Listed(Result<Box<Listing>, String>),
     Removed(Result<String, String>),
     Grouped(Result<Grouping, String>),
+    Mapped(Result<EmbeddingMap, String>),
     /// A group named: the name and how many faces.
     Named(Result<(String, usize), String>),
 }
@@ -156,4 +157,9 @@ pub fn name_faces(rec: &Shared, name: String, faces: Vec<i64>) -> Work {
             .map(|_| (name, faces.len()))
             .map_err(|e| e.to_string()),
     )
+}
+
+/// Every face on the embedding map.
+pub fn map(rec: &Shared) -> Work {
+    Work::Mapped(lock(rec).embedding_map().map_err(|e| e.to_string()))
 }

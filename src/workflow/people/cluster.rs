@@ -1,5 +1,6 @@
 //! Grouping the index's unknown faces (those no person holds) into likely people, so a
-//! user names a group once instead of each face (`people cluster`).
+//! user names a group once instead of each face (`people cluster`), and the map of every
+//! face on a plane.
 
 use std::time::Instant;
 
@@ -7,7 +8,7 @@ use serde::Serialize;
 
 use super::Recogniser;
 use crate::face_index::cluster::{self, ClusterSettings};
-use crate::face_index::{AssignmentKind, UnassignedFace};
+use crate::face_index::{AssignmentKind, MapFace, UnassignedFace, projection};
 use crate::workflow::WorkflowError;
 
 /// Which unknown faces take part.
@@ -82,5 +83,27 @@ impl Recogniser {
         Ok(self
             .index
             .assign(name, face_ids, AssignmentKind::Confirmed)?)
+    }
+}
+
+/// Every face of the index on a plane (its two principal components), with its person.
+#[derive(Debug, Clone)]
+pub struct EmbeddingMap {
+    pub faces: Vec<MapFace>,
+    pub points: Vec<[f32; 2]>,
+    pub seconds: f64,
+}
+
+impl Recogniser {
+    /// The embedding map of this model's faces.
+    pub fn embedding_map(&self) -> Result<EmbeddingMap, WorkflowError> {
+        let start = Instant::now();
+        let (faces, matrix) = self.index.faces_with_people(&self.model_id)?;
+        let points = projection::pca_2d(&matrix);
+        Ok(EmbeddingMap {
+            faces,
+            points,
+            seconds: start.elapsed().as_secs_f64(),
+        })
     }
 }
