@@ -53,9 +53,15 @@ impl MapView {
             .data_aspect(1.0)
             .show_axes(false)
             .show(ui, |plot| {
-                for (colour, points) in &self.series {
+                // Unknown faces first (the last series), so the people's colours lie on top.
+                for (colour, points) in self.series.iter().rev() {
                     if !points.is_empty() {
-                        plot.points(Points::new("", points.clone()).color(*colour).radius(1.5));
+                        let radius = if *colour == UNKNOWN { 1.5 } else { 2.5 };
+                        plot.points(
+                            Points::new("", points.clone())
+                                .color(*colour)
+                                .radius(radius),
+                        );
                     }
                 }
                 if let Some(at) = plot.pointer_coordinate() {
