@@ -22,9 +22,7 @@ use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
 pub use people::{AssignmentKind, PersonSummary, check_name};
-pub use photos::{
-    FaceRow, MapFace, NewFace, PhotoContent, PhotoFile, PhotoRow, PhotoStatus, UnassignedFace,
-};
+pub use photos::{FaceEntry, FaceRow, NewFace, PhotoContent, PhotoFile, PhotoRow, PhotoStatus};
 pub use search::{Candidate, Matching, Matrix, PersonGallery};
 
 /// How long a writer waits for another process's transaction before giving up.

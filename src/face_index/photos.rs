@@ -105,24 +105,16 @@ pub struct PhotoRow {
     pub height: u32,
 }
 
-/// A face no person holds, with its photo (see [`FaceIndex::unassigned_faces`]).
+/// A face with its photo and its person, if any (see [`FaceIndex::faces_with_people`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct UnassignedFace {
+pub struct FaceEntry {
     pub face_id: i64,
     /// The photo's path as the index stores it.
     pub photo: String,
     pub bbox: [f32; 4],
-    /// The photo's largest face (faces are stored largest first).
-    pub largest: bool,
-}
-
-/// A face with its photo and its person, if any (see [`FaceIndex::faces_with_people`]).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MapFace {
-    pub face_id: i64,
-    pub photo: String,
-    pub bbox: [f32; 4],
     pub person: Option<String>,
+    /// The photo's largest face.
+    pub largest: bool,
 }
 
 /// A stored face.
@@ -347,52 +339,26 @@ impl FaceIndex {
     }
 
     /// The faces embedded by `model_id` that no person holds (what grouping unknown faces
-    /// runs over), with their photos, and their embeddings as a matrix in the same order.
-    pub fn unassigned_faces(
-        &self,
-        model_id: &str,
-    ) -> Result<(Vec<UnassignedFace>, Matrix), IndexError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT f.id, p.path, f.x1, f.y1, f.x2, f.y2, f.embedding,
-                        f.id = (SELECT MIN(g.id) FROM faces g WHERE g.photo_id = f.photo_id)
-                 FROM faces f JOIN photos p ON p.id = f.photo_id
-                 WHERE f.model_id = ?1 AND f.id NOT IN (SELECT face_id FROM assignments)
-                 ORDER BY f.id",
-            )
-            .map_err(self.err())?;
-        let mut rows = stmt.query([model_id]).map_err(self.err())?;
-        let (mut faces, mut matrix) = (Vec::new(), Matrix::new(EMBEDDING_DIM));
-        while let Some(r) = rows.next().map_err(self.err())? {
-            let get = |i| r.get::<_, f64>(i).map(|v| v as f32);
-            let face_id: i64 = r.get(0).map_err(self.err())?;
-            let blob: Vec<u8> = r.get(6).map_err(self.err())?;
-            let v = decode_embedding(&blob).ok_or_else(|| {
-                IndexError::Invalid(format!(
-                    "{}: face {face_id} has a damaged embedding",
-                    self.name
-                ))
-            })?;
-            faces.push(UnassignedFace {
-                face_id,
-                photo: r.get(1).map_err(self.err())?,
-                bbox: [
-                    get(2).map_err(self.err())?,
-                    get(3).map_err(self.err())?,
-                    get(4).map_err(self.err())?,
-                    get(5).map_err(self.err())?,
-                ],
-                largest: r.get(7).map_err(self.err())?,
-            });
-            matrix.push(&v);
+    /// runs over), and their embeddings as a matrix in the same order.
+    pub fn unassigned_faces(&self, model_id: &str) -> Result<(Vec<FaceEntry>, Matrix), IndexError> {
+        let (faces, all) = self.faces_with_people(model_id)?;
+        let mut matrix = Matrix::new(all.dim());
+        let mut kept = Vec::new();
+        for (i, f) in faces.into_iter().enumerate() {
+            if f.person.is_none() {
+                matrix.push(all.row(i));
+                kept.push(f);
+            }
         }
-        Ok((faces, matrix))
+        Ok((kept, matrix))
     }
 
     /// Every face embedded by `model_id` with its photo and the person holding it (if
     /// any), and the embeddings as a matrix in the same order (the embedding map's data).
-    pub fn faces_with_people(&self, model_id: &str) -> Result<(Vec<MapFace>, Matrix), IndexError> {
+    pub fn faces_with_people(
+        &self,
+        model_id: &str,
+    ) -> Result<(Vec<FaceEntry>, Matrix), IndexError> {
         let mut stmt = self
             .conn
             .prepare(
@@ -405,6 +371,8 @@ impl FaceIndex {
             .map_err(self.err())?;
         let mut rows = stmt.query([model_id]).map_err(self.err())?;
         let (mut faces, mut matrix) = (Vec::new(), Matrix::new(EMBEDDING_DIM));
+        // Faces are stored largest first, so a photo's first face (by id) is its largest.
+        let mut seen = std::collections::HashSet::new();
         while let Some(r) = rows.next().map_err(self.err())? {
             let get = |i| r.get::<_, f64>(i).map(|v| v as f32);
             let face_id: i64 = r.get(0).map_err(self.err())?;
@@ -416,11 +384,12 @@ impl FaceIndex {
                 ))
             })?;
             let bbox = [get(2), get(3), get(4), get(5)];
-            let bbox = bbox.map(|c| c.unwrap_or(0.0));
-            faces.push(MapFace {
+            let photo: String = r.get(1).map_err(self.err())?;
+            faces.push(FaceEntry {
                 face_id,
-                photo: r.get(1).map_err(self.err())?,
-                bbox,
+                largest: seen.insert(photo.clone()),
+                photo,
+                bbox: bbox.map(|c| c.unwrap_or(0.0)),
                 person: r.get(7).map_err(self.err())?,
             });
             matrix.push(&v);

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::Recogniser;
 use crate::face_index::cluster::{self, ClusterSettings};
-use crate::face_index::{AssignmentKind, MapFace, UnassignedFace, projection};
+use crate::face_index::{AssignmentKind, FaceEntry, projection};
 use crate::workflow::WorkflowError;
 
 /// Which unknown faces take part.
@@ -27,7 +27,7 @@ pub struct Grouping {
     pub settings: ClusterSettings,
     /// The unknown faces grouped.
     pub faces: usize,
-    pub groups: Vec<Vec<UnassignedFace>>,
+    pub groups: Vec<Vec<FaceEntry>>,
     /// Faces in no group of at least `settings.min_size`.
     pub ungrouped: usize,
     pub seconds: f64,
@@ -89,7 +89,7 @@ impl Recogniser {
 /// Every face of the index on a plane (its two principal components), with its person.
 #[derive(Debug, Clone)]
 pub struct EmbeddingMap {
-    pub faces: Vec<MapFace>,
+    pub faces: Vec<FaceEntry>,
     pub points: Vec<[f32; 2]>,
     pub seconds: f64,
 }
