@@ -41,7 +41,7 @@ pub struct ClusterSettings {
 
 /// The similarity grouping asks of two faces unless told otherwise, for the default
 /// model (measured on LFW, README "Grouping unknown faces").
-pub const DEFAULT_THRESHOLD: f32 = 0.92;
+pub const DEFAULT_THRESHOLD: f32 = 0.955;
 
 /// Rows of faces compared at once when the graph is built: 2,048 x 13k scores is 100 MB.
 const ROWS: usize = 2_048;
