@@ -764,7 +764,13 @@ impl PeoplePanel {
         }
         ui.horizontal(|ui| {
             ui.label("threshold (cosine similarity)");
-            ui.add(egui::Slider::new(&mut self.threshold, -1.0..=1.0).fixed_decimals(4));
+            // Zoomed where face similarities lie (as on Compare); a typed value outside is
+            // kept, and the text shown is the value itself.
+            ui.add(
+                egui::Slider::new(&mut self.threshold, 0.5..=1.0)
+                    .clamping(egui::SliderClamping::Never)
+                    .custom_formatter(|v, _| format!("{}", v as f32)),
+            );
             if ui
                 .button(format!("model's ({:.3})", self.model_threshold))
                 .clicked()
