@@ -996,4 +996,17 @@ fn people_panel_groups_the_unknown_faces_and_names_a_group() {
         log.iter().any(|l| l == "named 5 face(s) Group One"),
         "{log:?}"
     );
+    // Undo puts the faces back among the unknown ones and removes the person it made.
+    harness
+        .get_by_role_and_label(Role::Button, "Undo naming Group One (5 faces)")
+        .click();
+    harness.run_steps(1);
+    wait_until(&mut harness, 60, "the undo and grouping again", |app| {
+        app.people.is_idle()
+            && app.people.people_listed() == 0
+            && app
+                .people
+                .group_sizes()
+                .is_some_and(|s| s.len() == sizes.len())
+    });
 }

@@ -21,7 +21,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
-pub use people::{AssignmentKind, PersonSummary, check_name};
+pub use people::{AssignmentKind, Holding, PersonSummary, check_name};
 pub use photos::{FaceEntry, FaceRow, NewFace, PhotoContent, PhotoFile, PhotoRow, PhotoStatus};
 pub use search::{Candidate, Matching, Matrix, PersonGallery};
 

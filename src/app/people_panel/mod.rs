@@ -25,8 +25,8 @@ use siamese_face::face_index::{self, Matching};
 use siamese_face::verify;
 use siamese_face::workflow::Outcome;
 use siamese_face::workflow::people::{
-    EnrolItem, EnrolPlan, Grouping, IndexLocation, IndexPlan, PeopleTrainPlan, PeopleTrainSummary,
-    Recogniser, SearchHit, SearchPlan, enrol_items_from_folder, read,
+    EnrolItem, EnrolPlan, Grouping, IndexLocation, IndexPlan, Naming, PeopleTrainPlan,
+    PeopleTrainSummary, Recogniser, SearchHit, SearchPlan, enrol_items_from_folder, read,
 };
 
 use super::context::{AppContext, Panel};
@@ -55,6 +55,7 @@ enum Action {
     Pick(PickKind),
     Group,
     NameGroup(String, Vec<i64>),
+    UndoNaming(Naming),
     Map,
 }
 
@@ -120,6 +121,8 @@ pub struct PeoplePanel {
     grouping: Option<Grouping>,
     /// The name typed beside each group.
     group_names: Vec<String>,
+    /// The last group named, for Undo.
+    last_naming: Option<Naming>,
 }
 
 impl PeoplePanel {
@@ -157,6 +160,7 @@ impl PeoplePanel {
             group_threshold: cluster::DEFAULT_THRESHOLD,
             grouping: None,
             group_names: Vec::new(),
+            last_naming: None,
         }
     }
 
@@ -379,6 +383,7 @@ impl PeoplePanel {
             Work::Mapped(Ok(m)) => self.map = Some(map::MapView::new(m)),
             Work::Mapped(Err(e)) => self.note(format!("error: {e}")),
             Work::Named(r) => return self.named(r),
+            Work::Undone(r) => return self.undone(r),
         }
         false
     }
@@ -394,11 +399,25 @@ impl PeoplePanel {
     }
 
     /// A group was named (true: the index changed).
-    fn named(&mut self, result: Result<(String, usize), String>) -> bool {
+    fn named(&mut self, result: Result<Naming, String>) -> bool {
+        let result = result.map(|naming| {
+            let line = format!("named {} face(s) {}", naming.faces, naming.name);
+            self.last_naming = Some(naming);
+            line
+        });
+        self.people_changed(result)
+    }
+
+    /// A naming was undone (true: the index changed).
+    fn undone(&mut self, result: Result<String, String>) -> bool {
+        self.people_changed(result.map(|name| format!("undid naming {name}")))
+    }
+
+    /// Faces changed hands (`Ok` says how): the groups left are found again.
+    fn people_changed(&mut self, result: Result<String, String>) -> bool {
         match result {
-            Ok((name, n)) => {
-                self.note(format!("named {n} face(s) {name}"));
-                // The groups left are found again without those faces.
+            Ok(line) => {
+                self.note(line);
                 self.queued.push(Action::Group);
                 self.reidentify();
                 true
@@ -504,6 +523,21 @@ impl PeoplePanel {
                 });
                 ("training", job)
             }
+            a @ (Action::Group | Action::NameGroup(..) | Action::UndoNaming(_) | Action::Map) => {
+                self.spawn_grouping(ctx, rec, a)
+            }
+            Action::Pick(_) => return None,
+        })
+    }
+
+    /// The unknown faces' groups, naming one (or undoing that), and the map.
+    fn spawn_grouping(
+        &self,
+        ctx: &egui::Context,
+        rec: Shared,
+        action: Action,
+    ) -> (&'static str, Result<Job<Work>, String>) {
+        match action {
             Action::Group => {
                 let settings = ClusterSettings {
                     threshold: self.group_threshold,
@@ -519,12 +553,19 @@ impl PeoplePanel {
                 });
                 ("naming", job)
             }
+            Action::UndoNaming(naming) => (
+                "undoing",
+                Job::spawn("people-undo", ctx, move |_, _| {
+                    work::undo_naming(&rec, naming)
+                }),
+            ),
             Action::Map => (
                 "mapping",
                 Job::spawn("people-map", ctx, move |_, _| work::map(&rec)),
             ),
-            Action::Pick(_) => return None,
-        })
+            // Only the four above are sent here; anything else lists the people.
+            _ => ("listing", self.spawn_list(ctx, rec)),
+        }
     }
 
     /// The training the *Train* button runs: into a new folder beside the index.
@@ -962,6 +1003,14 @@ impl PeoplePanel {
                 actions.push(Action::Group);
             }
         });
+        if let Some(n) = &self.last_naming
+            && ui
+                .button(format!("Undo naming {} ({} faces)", n.name, n.faces))
+                .clicked()
+        {
+            actions.push(Action::UndoNaming(n.clone()));
+            self.last_naming = None;
+        }
         let (Some(g), Some(thumbs)) = (&self.grouping, &mut self.thumbs) else {
             ui.label("Grouping the unknown faces...");
             return;

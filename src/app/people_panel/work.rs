@@ -11,8 +11,8 @@ use siamese_face::face_index::cluster::ClusterSettings;
 use siamese_face::face_index::{IndexStats, Matching, PersonSummary};
 use siamese_face::workflow::people::{
     EmbeddingMap, EnrolPlan, EnrolSummary, FaceFilter, Grouping, IdentifyPlan, IndexPlan,
-    IndexSummary, PeopleTrainPlan, PeopleTrainSummary, PhotoIdentity, Recogniser, ReembedSummary,
-    SearchHit, SearchPlan,
+    IndexSummary, Naming, PeopleTrainPlan, PeopleTrainSummary, PhotoIdentity, Recogniser,
+    ReembedSummary, SearchHit, SearchPlan,
 };
 use siamese_face::workflow::{Outcome, Report};
 
@@ -42,7 +42,9 @@ pub enum Work {
     Grouped(Result<Grouping, String>),
     Mapped(Result<EmbeddingMap, String>),
     /// A group named: the name and how many faces.
-    Named(Result<(String, usize), String>),
+    Named(Result<Naming, String>),
+    /// A naming undone: the name.
+    Undone(Result<String, String>),
 }
 
 fn lock(rec: &Shared) -> MutexGuard<'_, Recogniser> {
@@ -152,11 +154,13 @@ pub fn group(rec: &Shared, settings: ClusterSettings) -> Work {
 /// A group's faces named as one person.
 pub fn name_faces(rec: &Shared, name: String, faces: Vec<i64>) -> Work {
     let result = lock(rec).name_faces(&name, &faces);
-    Work::Named(
-        result
-            .map(|_| (name, faces.len()))
-            .map_err(|e| e.to_string()),
-    )
+    Work::Named(result.map_err(|e| e.to_string()))
+}
+
+/// The last naming undone.
+pub fn undo_naming(rec: &Shared, naming: Naming) -> Work {
+    let result = lock(rec).undo_naming(&naming);
+    Work::Undone(result.map(|()| naming.name).map_err(|e| e.to_string()))
 }
 
 /// Every face on the embedding map.

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::Recogniser;
 use crate::face_index::cluster::{self, ClusterSettings};
-use crate::face_index::{AssignmentKind, FaceEntry, projection};
+use crate::face_index::{AssignmentKind, FaceEntry, Holding, projection};
 use crate::workflow::WorkflowError;
 
 /// Which unknown faces take part.
@@ -68,11 +68,21 @@ impl Recogniser {
     }
 }
 
+/// A naming done, with what it replaced (to undo it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Naming {
+    pub name: String,
+    pub faces: usize,
+    before: Vec<Holding>,
+    /// The person, when the naming created them.
+    created: Option<i64>,
+}
+
 impl Recogniser {
     /// Names the faces `face_ids` (say, a group [`Recogniser::group_unknown`] found) as
     /// `name`, creating the person if new; all or none are named (one transaction), and an
     /// id that is no face of the index is an error before anything is written.
-    pub fn name_faces(&mut self, name: &str, face_ids: &[i64]) -> Result<i64, WorkflowError> {
+    pub fn name_faces(&mut self, name: &str, face_ids: &[i64]) -> Result<Naming, WorkflowError> {
         for &id in face_ids {
             if self.index.face(id)?.is_none() {
                 return Err(WorkflowError::Plan(format!(
@@ -80,9 +90,23 @@ impl Recogniser {
                 )));
             }
         }
-        Ok(self
+        let existed = self.index.person_id(name)?.is_some();
+        let before = self.index.holders(face_ids)?;
+        let person = self
             .index
-            .assign(name, face_ids, AssignmentKind::Confirmed)?)
+            .assign(name, face_ids, AssignmentKind::Confirmed)?;
+        Ok(Naming {
+            name: name.trim().to_string(),
+            faces: face_ids.len(),
+            before,
+            created: (!existed).then_some(person),
+        })
+    }
+
+    /// Undoes `naming`: its faces go back to whoever held them, and a person it created
+    /// is removed (one transaction).
+    pub fn undo_naming(&mut self, naming: &Naming) -> Result<(), WorkflowError> {
+        Ok(self.index.restore(&naming.before, naming.created)?)
     }
 }
 
