@@ -101,9 +101,7 @@ impl Calibration {
         let below = self.same.partition_point(|&s| s < threshold);
         rate(below, self.same.len())
     }
-}
 
-impl Calibration {
     /// The reading of `threshold` in words: "on pairsDevTrain, 0.4 % of different people
     /// scored at or above 0.914 (false accepts) and 1.8 % of same-person pairs below it".
     pub fn reading(&self, threshold: f32) -> Option<String> {

@@ -399,7 +399,7 @@ pub fn crop_images<'a>(
             cancelled = true;
             break;
         }
-        if last_save.elapsed() > Duration::from_secs(5) {
+        if last_save.elapsed() > SAVE_EVERY {
             save_index(cache)?;
             last_save = Instant::now();
         }
@@ -420,6 +420,10 @@ pub fn crop_images<'a>(
     }
     Ok(out)
 }
+
+/// How often a long crop loop saves the cache's index, so a killed process keeps most of
+/// its detections.
+const SAVE_EVERY: Duration = Duration::from_secs(5);
 
 fn save_index(cache: &mut CropCache) -> Result<(), PreprocessError> {
     cache.save().map_err(|e| PreprocessError::Image {
@@ -643,7 +647,7 @@ pub fn run(
                 // Counted, not recorded: the next run tries again.
                 (Ok(_), None) | (Err(_), _) => progress.count_error(),
             }
-            if last_save.elapsed() > Duration::from_secs(5) {
+            if last_save.elapsed() > SAVE_EVERY {
                 cache.save()?;
                 last_save = Instant::now();
             }

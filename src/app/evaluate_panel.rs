@@ -621,8 +621,7 @@ impl Panel for EvaluatePanel {
     }
 
     fn activity(&self) -> Option<String> {
-        let job = self.job.as_ref()?;
-        Some(job.progress_text().unwrap_or_else(|| "working".into()))
+        self.job.as_ref().map(Job::status)
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppContext) {

@@ -170,6 +170,11 @@ impl<T> Job<T> {
         )
     }
 
+    /// The job in a few words for the status bar: its progress, or "working" before any.
+    pub fn status(&self) -> String {
+        self.progress_text().unwrap_or_else(|| "working".into())
+    }
+
     /// "stage: 120 / 6219, about 4 min left" (or "paused" instead of the ETA).
     pub fn progress_text(&self) -> Option<String> {
         let p = self.progress.as_ref()?;

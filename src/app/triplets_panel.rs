@@ -392,8 +392,7 @@ impl Panel for TripletsPanel {
     }
 
     fn activity(&self) -> Option<String> {
-        let job = self.job.as_ref()?;
-        Some(job.progress_text().unwrap_or_else(|| "working".into()))
+        self.job.as_ref().map(Job::status)
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppContext) {

@@ -4,7 +4,6 @@
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
-use super::photos::decode_embedding;
 use super::{FaceIndex, IndexError, PersonGallery, now};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -260,12 +259,7 @@ impl FaceIndex {
                 r.get(2).map_err(self.err())?,
             );
             let blob: Vec<u8> = r.get(3).map_err(self.err())?;
-            let v = decode_embedding(&blob).ok_or_else(|| {
-                IndexError::Invalid(format!(
-                    "{}: face {face} has a damaged embedding",
-                    self.name
-                ))
-            })?;
+            let v = self.embedding_of(face, &blob)?;
             gallery.push(person, &name, face, &v);
         }
         gallery.finish();

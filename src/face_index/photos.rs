@@ -317,6 +317,16 @@ impl FaceIndex {
             .map_err(self.err())
     }
 
+    /// The embedding stored as `blob` for face `face_id`, or an error naming the face.
+    pub(super) fn embedding_of(&self, face_id: i64, blob: &[u8]) -> Result<Vec<f32>, IndexError> {
+        decode_embedding(blob).ok_or_else(|| {
+            IndexError::Invalid(format!(
+                "{}: face {face_id} has a damaged embedding",
+                self.name
+            ))
+        })
+    }
+
     /// Every face embedded by `model_id` as one contiguous matrix, with the face ids of its
     /// rows (what a search of the whole index runs over).
     pub fn face_matrix(&self, model_id: &str) -> Result<(Vec<i64>, Matrix), IndexError> {
@@ -329,9 +339,7 @@ impl FaceIndex {
         while let Some(r) = rows.next().map_err(self.err())? {
             let id: i64 = r.get(0).map_err(self.err())?;
             let blob: Vec<u8> = r.get(1).map_err(self.err())?;
-            let v = decode_embedding(&blob).ok_or_else(|| {
-                IndexError::Invalid(format!("{}: face {id} has a damaged embedding", self.name))
-            })?;
+            let v = self.embedding_of(id, &blob)?;
             ids.push(id);
             matrix.push(&v);
         }
@@ -377,12 +385,7 @@ impl FaceIndex {
             let get = |i| r.get::<_, f64>(i).map(|v| v as f32);
             let face_id: i64 = r.get(0).map_err(self.err())?;
             let blob: Vec<u8> = r.get(6).map_err(self.err())?;
-            let v = decode_embedding(&blob).ok_or_else(|| {
-                IndexError::Invalid(format!(
-                    "{}: face {face_id} has a damaged embedding",
-                    self.name
-                ))
-            })?;
+            let v = self.embedding_of(face_id, &blob)?;
             let bbox = [get(2), get(3), get(4), get(5)];
             let photo: String = r.get(1).map_err(self.err())?;
             faces.push(FaceEntry {

@@ -728,7 +728,12 @@ impl Panel for PeoplePanel {
 
     fn ui(&mut self, ui: &mut egui::Ui, app: &mut AppContext) {
         self.wanted = true;
-        self.frame_note = app.frames.recent(60);
+        // Only the map shows it (it draws every face); other views skip the sorting.
+        self.frame_note = if self.left == Left::Map {
+            app.frames.recent(60)
+        } else {
+            None
+        };
         if app.device.is_none() {
             ui.label("Waiting for the compute backend...");
             return;
