@@ -208,18 +208,22 @@ fn preprocessing_plans_the_same_job_from_either_side() {
     assert_eq!(cli, panel.plan(&dataset));
 }
 
-fn people_command(args: &[&str]) -> crate::cli::people_cmd::PeopleCommand {
+fn people_command(args: &[&str]) -> crate::cli::people_cmd::ModelCommand {
+    use crate::cli::people_cmd::PeopleCommand;
     match command(args) {
-        Command::People(p) => p.command,
+        Command::People(p) => match p.command {
+            PeopleCommand::WithModel(c) => c,
+            other => panic!("not a model command: {other:?}"),
+        },
         other => panic!("not people: {other:?}"),
     }
 }
 
 #[test]
 fn enrolling_a_dropped_folder_is_people_enrol_of_it() {
-    use crate::cli::people_cmd::{PeopleCommand, enrol_plan};
+    use crate::cli::people_cmd::{ModelCommand, enrol_plan};
     let dir = sample_dataset_dir().expect("assets/sample-faces is part of the repository");
-    let PeopleCommand::Enrol {
+    let ModelCommand::Enrol {
         paths, name, pick, ..
     } = people_command(&["people", "enrol", text(&dir)])
     else {
@@ -232,7 +236,7 @@ fn enrolling_a_dropped_folder_is_people_enrol_of_it() {
 
     // Photos of one person: --name on the command line, the name typed in the panel.
     let photo = dir.join("Colin_Powell/Colin_Powell_0001.jpg");
-    let PeopleCommand::Enrol {
+    let ModelCommand::Enrol {
         paths, name, pick, ..
     } = people_command(&["people", "enrol", "--name", "Colin", text(&photo)])
     else {
@@ -246,9 +250,9 @@ fn enrolling_a_dropped_folder_is_people_enrol_of_it() {
 
 #[test]
 fn indexing_a_dropped_folder_is_people_index_of_it() {
-    use crate::cli::people_cmd::{PeopleCommand, index_plan};
+    use crate::cli::people_cmd::{ModelCommand, index_plan};
     let dir = sample_dataset_dir().expect("assets/sample-faces is part of the repository");
-    let PeopleCommand::Index {
+    let ModelCommand::Index {
         inputs,
         keep_missing,
         ..

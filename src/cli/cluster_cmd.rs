@@ -37,9 +37,13 @@ pub struct ClusterArgs {
     /// The groups as JSON (every face: id, photo, box).
     #[arg(long)]
     pub json: bool,
+    /// Show the stored groups (the last grouping, with the faces indexed since that
+    /// joined them) instead of grouping again.
+    #[arg(long, conflicts_with_all = ["threshold", "method", "faces"])]
+    pub stored: bool,
 }
 
-pub fn cluster(rec: &Recogniser, args: &ClusterArgs) -> anyhow::Result<ExitCode> {
+pub fn cluster(rec: &mut Recogniser, args: &ClusterArgs) -> anyhow::Result<ExitCode> {
     if !(-1.0..=1.0).contains(&args.threshold) {
         anyhow::bail!(
             "--threshold {} is not a cosine similarity (-1..1)",
@@ -58,7 +62,13 @@ pub fn cluster(rec: &Recogniser, args: &ClusterArgs) -> anyhow::Result<ExitCode>
         FacesArg::All => FaceFilter::All,
         FacesArg::Largest => FaceFilter::Largest,
     };
-    let g = rec.group_unknown(&settings, filter)?;
+    let g = if args.stored {
+        rec.stored_grouping(args.min_size)?.ok_or_else(|| {
+            anyhow::anyhow!("the unknown faces were never grouped: run `people cluster` first")
+        })?
+    } else {
+        rec.group_unknown(&settings, filter)?
+    };
     if args.json {
         println!("{}", serde_json::to_string(&g)?);
         return Ok(ExitCode::SUCCESS);

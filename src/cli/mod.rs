@@ -7,6 +7,7 @@ pub(crate) mod crop_cmd;
 mod dataset_cmd;
 pub(crate) mod detect_cmd;
 pub(crate) mod identify_cmd;
+mod manage_cmd;
 pub(crate) mod people_cmd;
 pub(crate) mod preprocess_cmd;
 pub(crate) mod train_cmd;

@@ -1,5 +1,6 @@
-//! `siamese-face people enrol|index|identify|search|list|remove|reembed`: the face index
-//! from the command line, over the library's people workflows.
+//! `siamese-face people enrol|index|identify|search|list|remove|reembed|train|cluster`: the
+//! face index from the command line, over the library's people workflows (managing people
+//! by hand is in `manage_cmd`).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -36,6 +37,15 @@ pub struct PeopleArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum PeopleCommand {
+    #[command(flatten)]
+    WithModel(ModelCommand),
+    #[command(flatten)]
+    Manage(super::manage_cmd::ManageCommand),
+}
+
+/// The commands that embed faces or compare them, so they load the model.
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
     /// Enrol people: a folder of `<person>/<photos>` (or photos named after their person),
     /// or photos of one person with --name. One photo each is enough; more help.
     Enrol {
@@ -86,13 +96,6 @@ pub enum PeopleCommand {
     Train(PeopleTrainArgs),
     /// Group the faces no person holds into likely people.
     Cluster(super::cluster_cmd::ClusterArgs),
-    /// Name faces (say, a group `cluster --json` found) as a person, new or enrolled.
-    Name {
-        name: String,
-        /// Face ids, as `cluster --json` lists them.
-        #[arg(required = true, value_name = "FACE_ID")]
-        faces: Vec<i64>,
-    },
 }
 
 #[derive(Debug, Args)]
@@ -133,19 +136,24 @@ impl PeopleTrainArgs {
 }
 
 /// The shared `--model` and the index file, opened on `device`.
-fn open(index: Option<PathBuf>, model: &ModelArg, device: &Device) -> anyhow::Result<Recogniser> {
-    let location = match index {
-        Some(path) => IndexLocation::File(path),
-        None => IndexLocation::File(face_index::default_index_path()),
-    };
-    Ok(Recogniser::open(&location, &model.dir(), device)?)
+fn open(index: PathBuf, model: &ModelArg, device: &Device) -> anyhow::Result<Recogniser> {
+    Ok(Recogniser::open(
+        &IndexLocation::File(index),
+        &model.dir(),
+        device,
+    )?)
 }
 
 pub fn run(args: PeopleArgs, request: BackendRequest) -> anyhow::Result<ExitCode> {
+    let index_file = args.index.unwrap_or_else(face_index::default_index_path);
+    let command = match args.command {
+        PeopleCommand::Manage(m) => return super::manage_cmd::run(&index_file, m),
+        PeopleCommand::WithModel(command) => command,
+    };
     let device = backend::select(request)?.device;
-    let mut rec = open(args.index, &args.model, &device)?;
-    match args.command {
-        PeopleCommand::Enrol {
+    let mut rec = open(index_file, &args.model, &device)?;
+    match command {
+        ModelCommand::Enrol {
             paths,
             name,
             pick,
@@ -154,27 +162,22 @@ pub fn run(args: PeopleArgs, request: BackendRequest) -> anyhow::Result<ExitCode
             let plan = enrol_plan(&paths, name.as_deref(), pick.into())?;
             enrol(&mut rec, &plan, json)
         }
-        PeopleCommand::Index {
+        ModelCommand::Index {
             inputs,
             keep_missing,
             json,
         } => index(&mut rec, inputs, !keep_missing, json),
-        PeopleCommand::Identify(a) => identify_cmd::identify(&rec, &a, identify_cmd::Output::Lines),
-        PeopleCommand::Search(a) => identify_cmd::search(&rec, &a),
-        PeopleCommand::List { errors, json } => list(&rec, errors, json),
-        PeopleCommand::Remove { name } => {
+        ModelCommand::Identify(a) => identify_cmd::identify(&rec, &a, identify_cmd::Output::Lines),
+        ModelCommand::Search(a) => identify_cmd::search(&rec, &a),
+        ModelCommand::List { errors, json } => list(&rec, errors, json),
+        ModelCommand::Remove { name } => {
             rec.index.remove_person(&name)?;
             eprintln!("removed {name} (their faces stay in the index)");
             Ok(ExitCode::SUCCESS)
         }
-        PeopleCommand::Reembed { json } => reembed(&mut rec, json),
-        PeopleCommand::Train(a) => train(&rec, &a, &device),
-        PeopleCommand::Cluster(a) => super::cluster_cmd::cluster(&rec, &a),
-        PeopleCommand::Name { name, faces } => {
-            rec.name_faces(&name, &faces)?;
-            eprintln!("named {} face(s) {name}", faces.len());
-            Ok(ExitCode::SUCCESS)
-        }
+        ModelCommand::Reembed { json } => reembed(&mut rec, json),
+        ModelCommand::Train(a) => train(&rec, &a, &device),
+        ModelCommand::Cluster(a) => super::cluster_cmd::cluster(&mut rec, &a),
     }
 }
 

@@ -39,6 +39,16 @@ pub struct ClusterSettings {
     pub method: Method,
 }
 
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        ClusterSettings {
+            threshold: DEFAULT_THRESHOLD,
+            min_size: 2,
+            method: Method::default(),
+        }
+    }
+}
+
 /// The similarity grouping asks of two faces unless told otherwise, for the default
 /// model (measured on LFW, README "Grouping unknown faces").
 pub const DEFAULT_THRESHOLD: f32 = 0.955;

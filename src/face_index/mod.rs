@@ -9,6 +9,10 @@
 //! another model are reported as stale until they are re-embedded.
 
 pub mod cluster;
+mod groups;
+mod journal;
+mod listing;
+mod manage;
 mod people;
 mod photos;
 pub mod projection;
@@ -21,7 +25,10 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
-pub use people::{AssignmentKind, Holding, PersonSummary, check_name};
+pub use groups::StoredGroups;
+pub use listing::FaceListing;
+pub use manage::Named;
+pub use people::{AssignmentKind, PersonSummary, check_name};
 pub use photos::{FaceEntry, FaceRow, NewFace, PhotoContent, PhotoFile, PhotoRow, PhotoStatus};
 pub use search::{Candidate, Matching, Matrix, PersonGallery};
 
@@ -261,3 +268,5 @@ fn now() -> i64 {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_manage;

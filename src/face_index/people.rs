@@ -33,15 +33,9 @@ pub struct PersonSummary {
     pub enrolled: usize,
     pub confirmed: usize,
     pub suggested: usize,
-    /// The face shown for them: their first enrolled (else confirmed) face.
+    /// The face shown for them: the one the user chose while it is still theirs, else
+    /// their first enrolled (else confirmed) face.
     pub cover_face: Option<i64>,
-}
-
-/// Who held a face: `(person id, kind, similarity)`, or nobody.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Holding {
-    pub face_id: i64,
-    pub held: Option<(i64, String, Option<f64>)>,
 }
 
 /// A person's name as typed, or why it cannot be one.
@@ -106,6 +100,8 @@ impl FaceIndex {
             )
             .map_err(err)?;
         }
+        // Enrolling is not an action the journal covers: the last one is no longer last.
+        super::journal::forget(&tx).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(person)
     }
@@ -119,8 +115,11 @@ impl FaceIndex {
                    (SELECT COUNT(*) FROM assignments a WHERE a.person_id = p.id AND a.kind = 'enrolled'),
                    (SELECT COUNT(*) FROM assignments a WHERE a.person_id = p.id AND a.kind = 'confirmed'),
                    (SELECT COUNT(*) FROM assignments a WHERE a.person_id = p.id AND a.kind = 'suggested'),
-                   (SELECT a.face_id FROM assignments a WHERE a.person_id = p.id
-                      AND a.kind IN ('enrolled', 'confirmed') ORDER BY a.kind = 'confirmed', a.face_id LIMIT 1)
+                   COALESCE(
+                     (SELECT a.face_id FROM assignments a WHERE a.face_id = p.cover_face_id
+                        AND a.person_id = p.id),
+                     (SELECT a.face_id FROM assignments a WHERE a.person_id = p.id
+                        AND a.kind IN ('enrolled', 'confirmed') ORDER BY a.kind = 'confirmed', a.face_id LIMIT 1))
                  FROM people p ORDER BY p.name",
             )
             .map_err(self.err())?;
@@ -140,67 +139,20 @@ impl FaceIndex {
         rows.collect::<Result<_, _>>().map_err(self.err())
     }
 
-    /// Who holds each of `face_ids` now (`None`: nobody), to put back with
-    /// [`FaceIndex::restore`] (the undo of a naming).
-    pub fn holders(&self, face_ids: &[i64]) -> Result<Vec<Holding>, IndexError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT person_id, kind, similarity FROM assignments WHERE face_id = ?1")
-            .map_err(self.err())?;
-        face_ids
-            .iter()
-            .map(|&face_id| {
-                let held = stmt
-                    .query_row([face_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                    .optional()
-                    .map_err(self.err())?;
-                Ok(Holding { face_id, held })
-            })
-            .collect()
-    }
-
-    /// Puts the faces' holders back as `before` says and, when given, removes the person
-    /// `drop_person` (one a naming created); all in one transaction.
-    pub fn restore(
-        &mut self,
-        before: &[Holding],
-        drop_person: Option<i64>,
-    ) -> Result<(), IndexError> {
-        let index = self.name.clone();
-        let err = |e| IndexError::sqlite(&index, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        for h in before {
-            tx.execute("DELETE FROM assignments WHERE face_id = ?1", [h.face_id])
-                .map_err(err)?;
-            if let Some((person, kind, similarity)) = &h.held {
-                tx.execute(
-                    "INSERT INTO assignments (face_id, person_id, kind, similarity)
-                     VALUES (?1, ?2, ?3, ?4)",
-                    params![h.face_id, person, kind, similarity],
-                )
-                .map_err(err)?;
-            }
-        }
-        if let Some(person) = drop_person {
-            tx.execute("DELETE FROM people WHERE id = ?1", [person])
-                .map_err(err)?;
-        }
-        tx.commit().map_err(err)
-    }
-
     /// Removes a person and their assignments (the faces stay in the index, unassigned).
     pub fn remove_person(&mut self, name: &str) -> Result<(), IndexError> {
-        let removed = self
-            .conn
+        let index = self.name.clone();
+        let err = |e| IndexError::sqlite(&index, e);
+        let tx = self.conn.transaction().map_err(err)?;
+        let removed = tx
             .execute("DELETE FROM people WHERE name = ?1", [name.trim()])
-            .map_err(self.err())?;
+            .map_err(err)?;
         if removed == 0 {
             return Err(IndexError::NoPerson(name.to_string()));
         }
-        Ok(())
+        // An undo journal may name the person: removing is not undoable, so it ends there.
+        super::journal::forget(&tx).map_err(err)?;
+        tx.commit().map_err(err)
     }
 
     /// The faces of a person (`(face id, kind)`), enrolled first.

@@ -58,6 +58,27 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE photos ADD COLUMN width INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE photos ADD COLUMN height INTEGER NOT NULL DEFAULT 0;
      CREATE INDEX faces_model ON faces(model_id);",
+    // 3: managing people by hand. A chosen cover face; the faces a user said are not a
+    // person (never suggested or group-named as them again); the last action's undo
+    // journal (one row); and the unknown faces' groups as the last grouping left them,
+    // which new faces join when indexed.
+    "ALTER TABLE people ADD COLUMN cover_face_id INTEGER REFERENCES faces(id) ON DELETE SET NULL;
+     CREATE TABLE rejections (
+         face_id INTEGER NOT NULL REFERENCES faces(id) ON DELETE CASCADE,
+         person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+         PRIMARY KEY (face_id, person_id)
+     );
+     CREATE TABLE undo (
+         id INTEGER PRIMARY KEY CHECK (id = 1),
+         action TEXT NOT NULL,
+         journal TEXT NOT NULL,
+         done_at INTEGER NOT NULL
+     );
+     CREATE TABLE face_groups (
+         face_id INTEGER PRIMARY KEY REFERENCES faces(id) ON DELETE CASCADE,
+         group_id INTEGER NOT NULL
+     );
+     CREATE INDEX face_groups_group ON face_groups(group_id);",
 ];
 
 /// Brings `conn` to [`SCHEMA_VERSION`], creating the schema in an empty database; refuses

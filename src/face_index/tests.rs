@@ -5,7 +5,7 @@ use crate::crop::CropConfig;
 use crate::detect::Face;
 use crate::embed::EMBEDDING_DIM;
 
-fn file(path: &str, hash: &str) -> PhotoFile {
+pub(super) fn file(path: &str, hash: &str) -> PhotoFile {
     PhotoFile {
         path: path.into(),
         size: 100,
@@ -15,7 +15,7 @@ fn file(path: &str, hash: &str) -> PhotoFile {
 }
 
 /// A face whose embedding points along axis `axis`.
-fn face(axis: usize, x: f32) -> NewFace {
+pub(super) fn face(axis: usize, x: f32) -> NewFace {
     let mut embedding = vec![0.0; EMBEDDING_DIM];
     embedding[axis] = 1.0;
     NewFace {
@@ -29,7 +29,7 @@ fn face(axis: usize, x: f32) -> NewFace {
     }
 }
 
-fn faces(list: Vec<NewFace>) -> PhotoContent {
+pub(super) fn faces(list: Vec<NewFace>) -> PhotoContent {
     PhotoContent::Faces {
         width: 250,
         height: 250,
@@ -322,44 +322,4 @@ fn two_connections_creating_one_new_index_at_once_both_open_it() {
                 .unwrap_or_else(|e| panic!("file {n}: {e}"));
         }
     }
-}
-
-/// Undoing a naming puts every face back with whoever held it (or nobody) and removes a
-/// person the naming created, in one step; the unknown faces and their map follow.
-#[test]
-fn a_naming_is_undone_exactly() {
-    let mut index = FaceIndex::in_memory().unwrap();
-    let w = index
-        .write_photos(
-            &[(
-                file("/p/a.jpg", "h"),
-                faces(vec![face(0, 0.0), face(1, 60.0), face(2, 120.0)]),
-            )],
-            "m",
-        )
-        .unwrap();
-    let ids = w[0].face_ids.clone();
-    // Face 0 is Ann's (enrolled); 1 and 2 are unknown.
-    index
-        .assign("Ann", &ids[..1], AssignmentKind::Enrolled)
-        .unwrap();
-    assert_eq!(index.unassigned_faces("m").unwrap().0.len(), 2);
-    let before = index.holders(&ids).unwrap();
-    let zoe = index
-        .assign("Zoe", &ids, AssignmentKind::Confirmed)
-        .unwrap();
-    assert_eq!(index.unassigned_faces("m").unwrap().0.len(), 0);
-    let (all, map) = index.faces_with_people("m").unwrap();
-    assert_eq!((all.len(), map.len()), (3, 3));
-    assert!(all.iter().all(|f| f.person.as_deref() == Some("Zoe")));
-    assert!(all[0].largest && !all[1].largest);
-    index.restore(&before, Some(zoe)).unwrap();
-    assert_eq!(index.holders(&ids).unwrap(), before);
-    assert!(index.person_id("Zoe").unwrap().is_none());
-    let ann = index.person_id("Ann").unwrap().unwrap();
-    assert_eq!(
-        index.faces_of_person(ann).unwrap(),
-        [(ids[0], AssignmentKind::Enrolled)]
-    );
-    assert_eq!(index.unassigned_faces("m").unwrap().0.len(), 2);
 }

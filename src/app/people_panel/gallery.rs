@@ -7,21 +7,25 @@ use eframe::egui;
 use siamese_face::face_index::PersonSummary;
 use siamese_face::workflow::people::SearchHit;
 
+use super::manage::Dragged;
 use super::work::FaceAt;
 use crate::app::thumbnails::{Thumb, Thumbnails};
 
 const CARD: egui::Vec2 = egui::vec2(112.0, 140.0);
 const FACE: f32 = 96.0;
 
-/// One card: a face thumbnail and two lines; returns whether it was clicked.
+/// One card: a face thumbnail and two lines.
 fn card(
     ui: &mut egui::Ui,
     thumbs: &mut Thumbnails,
     face: Option<(&Path, [f32; 4])>,
     lines: (&str, &str),
     selected: bool,
-) -> bool {
-    let (rect, response) = ui.allocate_exact_size(CARD, egui::Sense::click());
+) -> egui::Response {
+    let (rect, response) = ui.allocate_exact_size(CARD, egui::Sense::click_and_drag());
+    // Named for screen readers (and so tests find a card by its person).
+    let label = lines.0.to_string();
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &label));
     let painter = ui.painter_at(rect);
     if selected || response.hovered() {
         let fill = if selected {
@@ -65,7 +69,7 @@ fn card(
             text,
         );
     }
-    response.clicked()
+    response
 }
 
 /// Lays out `count` cards in rows that fill the width; `draw(ui, i)` draws card `i`.
@@ -86,14 +90,21 @@ fn grid(ui: &mut egui::Ui, id: &str, count: usize, mut draw: impl FnMut(&mut egu
         });
 }
 
-/// Everyone enrolled; returns the person clicked.
+/// What happened to the people's cards.
+pub enum CardEvent {
+    Clicked(i64),
+    /// Something was dropped on a person (named).
+    Dropped(String, Dragged),
+}
+
+/// Everyone enrolled: a card can be clicked, dragged onto another, or take dragged faces.
 pub fn people_ui(
     ui: &mut egui::Ui,
     thumbs: &mut Thumbnails,
     people: &[(PersonSummary, Option<FaceAt>)],
     selected: Option<i64>,
-) -> Option<i64> {
-    let mut clicked = None;
+) -> Option<CardEvent> {
+    let mut event = None;
     grid(ui, "people-grid", people.len(), |ui, i| {
         let (p, cover) = &people[i];
         let count = format!(
@@ -106,11 +117,39 @@ pub fn people_ui(
             }
         );
         let face = cover.as_ref().map(|(path, b)| (path.as_path(), *b));
-        if card(ui, thumbs, face, (&p.name, &count), selected == Some(p.id)) {
-            clicked = Some(p.id);
+        let r = card(ui, thumbs, face, (&p.name, &count), selected == Some(p.id));
+        r.dnd_set_drag_payload(Dragged::Person(p.name.clone()));
+        if let Some(what) = r.dnd_hover_payload::<Dragged>()
+            && *what != Dragged::Person(p.name.clone())
+        {
+            let stroke = egui::Stroke::new(2.0, ui.visuals().selection.stroke.color);
+            ui.painter()
+                .rect_stroke(r.rect, 4.0, stroke, egui::StrokeKind::Inside);
+        }
+        if let Some(what) = r.dnd_release_payload::<Dragged>() {
+            event = Some(CardEvent::Dropped(p.name.clone(), (*what).clone()));
+        } else if r.clicked() {
+            event = Some(CardEvent::Clicked(p.id));
+        }
+        if r.dragged() {
+            drag_label(ui, &p.name);
         }
     });
-    clicked
+    event
+}
+
+/// The name of what is dragged, beside the pointer.
+pub fn drag_label(ui: &egui::Ui, text: &str) {
+    if let Some(pos) = ui.ctx().pointer_interact_pos() {
+        let layer = egui::LayerId::new(egui::Order::Tooltip, egui::Id::unique("people-drag"));
+        ui.ctx().layer_painter(layer).text(
+            pos + egui::vec2(12.0, 12.0),
+            egui::Align2::LEFT_TOP,
+            text,
+            egui::FontId::proportional(14.0),
+            ui.visuals().strong_text_color(),
+        );
+    }
 }
 
 /// The photos found for a person; returns the photo clicked.
@@ -125,7 +164,7 @@ pub fn hits_ui(ui: &mut egui::Ui, thumbs: &mut Thumbnails, hits: &[SearchHit]) -
             h.similarity,
             if h.theirs { " enrolled" } else { "" }
         );
-        if card(ui, thumbs, Some((path, h.face.bbox)), (&name, &sim), false) {
+        if card(ui, thumbs, Some((path, h.face.bbox)), (&name, &sim), false).clicked() {
             clicked = Some(path.to_path_buf());
         }
     });

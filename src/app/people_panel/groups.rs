@@ -8,7 +8,7 @@ use siamese_face::workflow::people::Grouping;
 
 use crate::app::thumbnails::{Thumb, Thumbnails};
 
-const FACE: f32 = 64.0;
+pub(super) const FACE: f32 = 64.0;
 /// Faces shown per group (the count says how many more).
 const SHOWN: usize = 8;
 
@@ -56,13 +56,15 @@ pub fn groups_ui(
     named
 }
 
-fn face(
+/// A face thumbnail `FACE` points square, which may be clicked or dragged.
+pub(super) fn face(
     ui: &mut egui::Ui,
     thumbs: &mut Thumbnails,
     photo: &Path,
     bbox: [f32; 4],
 ) -> egui::Response {
-    let (rect, response) = ui.allocate_exact_size(egui::vec2(FACE, FACE), egui::Sense::hover());
+    let (rect, response) =
+        ui.allocate_exact_size(egui::vec2(FACE, FACE), egui::Sense::click_and_drag());
     match thumbs.get_face(photo, bbox) {
         Thumb::Ready(t) => {
             let s = t.size_vec2();

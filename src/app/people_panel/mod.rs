@@ -10,7 +10,9 @@
 
 mod gallery;
 mod groups;
+mod manage;
 mod map;
+mod person_faces;
 mod photo_view;
 mod work;
 
@@ -25,14 +27,16 @@ use siamese_face::face_index::{self, Matching};
 use siamese_face::verify;
 use siamese_face::workflow::Outcome;
 use siamese_face::workflow::people::{
-    EnrolItem, EnrolPlan, Grouping, IndexLocation, IndexPlan, Naming, PeopleTrainPlan,
-    PeopleTrainSummary, Recogniser, SearchHit, SearchPlan, enrol_items_from_folder, read,
+    EnrolItem, EnrolPlan, Grouping, IndexLocation, IndexPlan, PeopleTrainPlan, PeopleTrainSummary,
+    Recogniser, SearchHit, SearchPlan, enrol_items_from_folder, read,
 };
 
 use super::context::{AppContext, Panel};
 use super::job::{Job, Update};
 use super::thumbnails::Thumbnails;
 use super::{dialogs, drops};
+use manage::{Change, Dragged};
+use person_faces::PersonFaces;
 use photo_view::PhotoView;
 use work::{Listing, Shared, Work};
 
@@ -53,9 +57,11 @@ enum Action {
     Reembed,
     Train,
     Pick(PickKind),
-    Group,
-    NameGroup(String, Vec<i64>),
-    UndoNaming(Naming),
+    /// Group the unknown faces: again (true), or show the stored groups if any.
+    Group(bool),
+    Manage(Change),
+    /// Show a person's faces.
+    PersonFaces(i64),
     Map,
 }
 
@@ -121,8 +127,8 @@ pub struct PeoplePanel {
     grouping: Option<Grouping>,
     /// The name typed beside each group.
     group_names: Vec<String>,
-    /// The last group named, for Undo.
-    last_naming: Option<Naming>,
+    /// The faces of the person selected.
+    person_faces: Option<PersonFaces>,
 }
 
 impl PeoplePanel {
@@ -160,7 +166,7 @@ impl PeoplePanel {
             group_threshold: cluster::DEFAULT_THRESHOLD,
             grouping: None,
             group_names: Vec::new(),
-            last_naming: None,
+            person_faces: None,
         }
     }
 
@@ -197,6 +203,13 @@ impl PeoplePanel {
     pub fn group_sizes(&self) -> Option<Vec<usize>> {
         let g = self.grouping.as_ref()?;
         Some(g.groups.iter().map(Vec::len).collect())
+    }
+
+    #[cfg(test)]
+    /// The person whose faces are shown, and those faces' ids.
+    pub fn person_faces_shown(&self) -> Option<(String, Vec<i64>)> {
+        let v = self.person_faces.as_ref()?;
+        Some((v.name.clone(), v.face_ids()))
     }
 
     #[cfg(test)]
@@ -360,6 +373,7 @@ impl PeoplePanel {
                 self.note(format!("removed {name}; their faces stay in the index"));
                 self.selected = None;
                 self.hits = None;
+                self.person_faces = None;
                 return true;
             }
             Work::Trained(Ok(Outcome::Cancelled)) => {
@@ -382,8 +396,9 @@ impl PeoplePanel {
             Work::Grouped(r) => self.grouped(r),
             Work::Mapped(Ok(m)) => self.map = Some(map::MapView::new(m)),
             Work::Mapped(Err(e)) => self.note(format!("error: {e}")),
-            Work::Named(r) => return self.named(r),
-            Work::Undone(r) => return self.undone(r),
+            Work::Managed(r) => return self.people_changed(r),
+            Work::PersonFaces(Ok((id, faces))) => self.show_person_faces(id, faces),
+            Work::PersonFaces(Err(e)) => self.note(format!("error: {e}")),
         }
         false
     }
@@ -398,19 +413,32 @@ impl PeoplePanel {
         }
     }
 
-    /// A group was named (true: the index changed).
-    fn named(&mut self, result: Result<Naming, String>) -> bool {
-        let result = result.map(|naming| {
-            let line = format!("named {} face(s) {}", naming.faces, naming.name);
-            self.last_naming = Some(naming);
-            line
+    fn show_person_faces(&mut self, id: i64, faces: Vec<siamese_face::face_index::FaceListing>) {
+        let name = self.listing.as_ref().and_then(|l| {
+            l.people
+                .iter()
+                .find(|(p, _)| p.id == id)
+                .map(|(p, _)| p.name.clone())
         });
-        self.people_changed(result)
-    }
-
-    /// A naming was undone (true: the index changed).
-    fn undone(&mut self, result: Result<String, String>) -> bool {
-        self.people_changed(result.map(|name| format!("undid naming {name}")))
+        // The selection is kept over a refresh of the same person.
+        let kept = self.person_faces.take().filter(|v| v.person == id);
+        self.person_faces = match (name, self.selected == Some(id)) {
+            (Some(name), true) => {
+                let mut view = PersonFaces::new(id, name, faces);
+                if let Some(old) = kept {
+                    for f in old.selected() {
+                        view.select(f);
+                    }
+                }
+                Some(view)
+            }
+            // Gone (merged into someone, or removed): nobody is selected.
+            (None, _) => {
+                self.selected = None;
+                None
+            }
+            (Some(_), false) => None,
+        };
     }
 
     /// Faces changed hands (`Ok` says how): the groups left are found again.
@@ -418,7 +446,13 @@ impl PeoplePanel {
         match result {
             Ok(line) => {
                 self.note(line);
-                self.queued.push(Action::Group);
+                if self.grouping.is_some() {
+                    self.queued.push(Action::Group(false));
+                }
+                if let Some(id) = self.selected {
+                    self.queued.push(Action::PersonFaces(id));
+                }
+                self.hits = None;
                 self.reidentify();
                 true
             }
@@ -523,14 +557,14 @@ impl PeoplePanel {
                 });
                 ("training", job)
             }
-            a @ (Action::Group | Action::NameGroup(..) | Action::UndoNaming(_) | Action::Map) => {
+            a @ (Action::Group(_) | Action::Manage(_) | Action::PersonFaces(_) | Action::Map) => {
                 self.spawn_grouping(ctx, rec, a)
             }
             Action::Pick(_) => return None,
         })
     }
 
-    /// The unknown faces' groups, naming one (or undoing that), and the map.
+    /// The unknown faces' groups, changes to people, a person's faces, and the map.
     fn spawn_grouping(
         &self,
         ctx: &egui::Context,
@@ -538,32 +572,32 @@ impl PeoplePanel {
         action: Action,
     ) -> (&'static str, Result<Job<Work>, String>) {
         match action {
-            Action::Group => {
+            Action::Group(fresh) => {
                 let settings = ClusterSettings {
                     threshold: self.group_threshold,
                     min_size: 2,
                     method: Method::ChineseWhispers,
                 };
-                let job = Job::spawn("people-group", ctx, move |_, _| work::group(&rec, settings));
+                let job = Job::spawn("people-group", ctx, move |_, _| {
+                    work::group(&rec, settings, fresh)
+                });
                 ("grouping", job)
             }
-            Action::NameGroup(name, faces) => {
-                let job = Job::spawn("people-name", ctx, move |_, _| {
-                    work::name_faces(&rec, name, faces)
-                });
-                ("naming", job)
-            }
-            Action::UndoNaming(naming) => (
-                "undoing",
-                Job::spawn("people-undo", ctx, move |_, _| {
-                    work::undo_naming(&rec, naming)
+            Action::Manage(change) => (
+                "changing people",
+                Job::spawn("people-manage", ctx, move |_, _| work::manage(&rec, change)),
+            ),
+            Action::PersonFaces(id) => (
+                "reading faces",
+                Job::spawn("people-faces", ctx, move |_, _| {
+                    work::person_faces(&rec, id)
                 }),
             ),
             Action::Map => (
                 "mapping",
                 Job::spawn("people-map", ctx, move |_, _| work::map(&rec)),
             ),
-            // Only the four above are sent here; anything else lists the people.
+            // Only the four kinds above are sent here; anything else lists the people.
             _ => ("listing", self.spawn_list(ctx, rec)),
         }
     }
@@ -875,7 +909,7 @@ impl PeoplePanel {
                 .selectable_value(&mut self.left, Left::Groups, "Unknown groups")
                 .on_hover_text("The faces nobody holds, grouped into likely people");
             if groups.clicked() && self.grouping.is_none() {
-                actions.push(Action::Group);
+                actions.push(Action::Group(false));
             }
             let map = ui
                 .selectable_value(&mut self.left, Left::Map, "Map")
@@ -883,6 +917,7 @@ impl PeoplePanel {
             if map.clicked() {
                 actions.push(Action::Map);
             }
+            self.undo_ui(ui, actions);
         });
         match self.left {
             Left::Groups => return self.groups_ui(ui, actions),
@@ -892,6 +927,20 @@ impl PeoplePanel {
         self.enrol_buttons_ui(ui, actions);
         self.face_rule_ui(ui);
         self.people_grid_ui(ui, height, actions);
+    }
+
+    /// *Undo* of the last naming, merge, move, "not them" or cover choice (this page's or
+    /// the command line's: the index keeps it).
+    fn undo_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        let last = self.listing.as_ref().and_then(|l| l.last_action.clone());
+        if let Some(last) = last
+            && ui
+                .button("Undo")
+                .on_hover_text(format!("Undo {last}"))
+                .clicked()
+        {
+            actions.push(Action::Manage(Change::Undo));
+        }
     }
 
     /// The name box and the buttons that enrol or index.
@@ -944,7 +993,7 @@ impl PeoplePanel {
                 }
             });
         }
-        let grid_height = if self.hits.is_some() {
+        let grid_height = if self.hits.is_some() || self.person_faces.is_some() {
             height * 0.45
         } else {
             height - 90.0
@@ -952,15 +1001,29 @@ impl PeoplePanel {
         let (Some(listing), Some(thumbs)) = (&self.listing, &mut self.thumbs) else {
             return;
         };
+        if listing.people.len() > 1 && self.person_faces.is_none() {
+            ui.weak("Click a person for their faces; drag a person onto another to merge them.");
+        }
         if listing.people.is_empty() {
             ui.label("Nobody is enrolled yet: type a name and add their photos, or drop a folder of <person>/<photos> here.");
         }
         ui.allocate_ui(
             egui::vec2(ui.available_width(), grid_height.max(120.0)),
-            |ui| {
-                if let Some(id) = gallery::people_ui(ui, thumbs, &listing.people, self.selected) {
+            |ui| match gallery::people_ui(ui, thumbs, &listing.people, self.selected) {
+                Some(gallery::CardEvent::Clicked(id)) => {
+                    if self.selected != Some(id) {
+                        self.hits = None;
+                    }
                     self.selected = Some(id);
+                    actions.push(Action::PersonFaces(id));
                 }
+                Some(gallery::CardEvent::Dropped(onto, Dragged::Person(from))) => {
+                    actions.push(Action::Manage(Change::Merge(from, onto)));
+                }
+                Some(gallery::CardEvent::Dropped(onto, Dragged::Faces(faces))) => {
+                    actions.push(Action::Manage(Change::Move(faces, Some(onto))));
+                }
+                None => {}
             },
         );
         if let Some((person, hits)) = &self.hits {
@@ -973,6 +1036,11 @@ impl PeoplePanel {
             if let Some(photo) = gallery::hits_ui(ui, thumbs, hits) {
                 actions.push(Action::Identify(photo));
             }
+        } else if let Some(view) = &mut self.person_faces {
+            ui.separator();
+            let mut changes = Vec::new();
+            view.ui(ui, thumbs, &mut changes);
+            actions.extend(changes.into_iter().map(Action::Manage));
         }
     }
 
@@ -1005,17 +1073,9 @@ impl PeoplePanel {
             );
             // Grouped again when the slider is let go (off the UI thread).
             if slider.drag_stopped() || slider.lost_focus() || ui.button("Group again").clicked() {
-                actions.push(Action::Group);
+                actions.push(Action::Group(true));
             }
         });
-        if let Some(n) = &self.last_naming
-            && ui
-                .button(format!("Undo naming {} ({} faces)", n.name, n.faces))
-                .clicked()
-        {
-            actions.push(Action::UndoNaming(n.clone()));
-            self.last_naming = None;
-        }
         let (Some(g), Some(thumbs)) = (&self.grouping, &mut self.thumbs) else {
             ui.label("Grouping the unknown faces...");
             return;
@@ -1033,7 +1093,7 @@ impl PeoplePanel {
         }
         if let Some((i, name)) = groups::groups_ui(ui, thumbs, g, &mut self.group_names) {
             let faces = g.groups[i].iter().map(|f| f.face_id).collect();
-            actions.push(Action::NameGroup(name, faces));
+            actions.push(Action::Manage(Change::Name(name, faces)));
         }
     }
 

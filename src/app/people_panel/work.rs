@@ -8,13 +8,15 @@ use burn::tensor::Device;
 use image::RgbImage;
 use siamese_face::embed::train::Control;
 use siamese_face::face_index::cluster::ClusterSettings;
-use siamese_face::face_index::{IndexStats, Matching, PersonSummary};
+use siamese_face::face_index::{FaceListing, IndexStats, Matching, PersonSummary};
 use siamese_face::workflow::people::{
     EmbeddingMap, EnrolPlan, EnrolSummary, FaceFilter, Grouping, IdentifyPlan, IndexPlan,
-    IndexSummary, Naming, PeopleTrainPlan, PeopleTrainSummary, PhotoIdentity, Recogniser,
-    ReembedSummary, SearchHit, SearchPlan,
+    IndexSummary, PeopleTrainPlan, PeopleTrainSummary, PhotoIdentity, Recogniser, ReembedSummary,
+    SearchHit, SearchPlan,
 };
 use siamese_face::workflow::{Outcome, Report};
+
+use super::manage::Change;
 
 pub type Shared = Arc<Mutex<Recogniser>>;
 
@@ -27,6 +29,8 @@ pub struct Listing {
     pub stats: IndexStats,
     /// Faces made by another model than the open one.
     pub stale: usize,
+    /// The change *Undo* undoes, if any (made here or by `siamese-face people`).
+    pub last_action: Option<String>,
 }
 
 /// A finished piece of work.
@@ -41,10 +45,10 @@ pub enum Work {
     Removed(Result<String, String>),
     Grouped(Result<Grouping, String>),
     Mapped(Result<EmbeddingMap, String>),
-    /// A group named: the name and how many faces.
-    Named(Result<Naming, String>),
-    /// A naming undone: the name.
-    Undone(Result<String, String>),
+    /// People changed by hand: what was done.
+    Managed(Result<String, String>),
+    /// A person's faces: `(person id, faces)`.
+    PersonFaces(Result<(i64, Vec<FaceListing>), String>),
 }
 
 fn lock(rec: &Shared) -> MutexGuard<'_, Recogniser> {
@@ -140,27 +144,38 @@ pub fn list(rec: &Shared) -> Work {
             people,
             stats: rec.index.stats()?,
             stale,
+            last_action: rec.index.last_action()?,
         }))
     })();
     Work::Listed(result.map_err(|e| e.to_string()))
 }
 
-/// The unknown faces grouped into likely people.
-pub fn group(rec: &Shared, settings: ClusterSettings) -> Work {
-    let result = lock(rec).group_unknown(&settings, FaceFilter::All);
+/// The unknown faces grouped into likely people: as the index stored them (with the faces
+/// joined since) unless `fresh`, grouped again otherwise or when never grouped.
+pub fn group(rec: &Shared, settings: ClusterSettings, fresh: bool) -> Work {
+    let mut rec = lock(rec);
+    let result = match fresh {
+        false => rec.stored_grouping(settings.min_size),
+        true => Ok(None),
+    };
+    let result = match result {
+        Ok(Some(g)) => Ok(g),
+        Ok(None) => rec.group_unknown(&settings, FaceFilter::All),
+        Err(e) => Err(e),
+    };
     Work::Grouped(result.map_err(|e| e.to_string()))
 }
 
-/// A group's faces named as one person.
-pub fn name_faces(rec: &Shared, name: String, faces: Vec<i64>) -> Work {
-    let result = lock(rec).name_faces(&name, &faces);
-    Work::Named(result.map_err(|e| e.to_string()))
+/// A change to the people made by hand.
+pub fn manage(rec: &Shared, change: Change) -> Work {
+    let result = change.apply(&mut lock(rec).index);
+    Work::Managed(result.map_err(|e| e.to_string()))
 }
 
-/// The last naming undone.
-pub fn undo_naming(rec: &Shared, naming: Naming) -> Work {
-    let result = lock(rec).undo_naming(&naming);
-    Work::Undone(result.map(|()| naming.name).map_err(|e| e.to_string()))
+/// The faces of one person, with their photos and boxes.
+pub fn person_faces(rec: &Shared, person: i64) -> Work {
+    let result = lock(rec).index.person_faces(person);
+    Work::PersonFaces(result.map(|f| (person, f)).map_err(|e| e.to_string()))
 }
 
 /// Every face on the embedding map.

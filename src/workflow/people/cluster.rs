@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::Recogniser;
 use crate::face_index::cluster::{self, ClusterSettings};
-use crate::face_index::{AssignmentKind, FaceEntry, Holding, projection};
+use crate::face_index::{FaceEntry, projection};
 use crate::workflow::WorkflowError;
 
 /// Which unknown faces take part.
@@ -34,9 +34,10 @@ pub struct Grouping {
 }
 
 impl Recogniser {
-    /// Groups the faces no person holds with `settings` (all faces must be this model's).
+    /// Groups the faces no person holds with `settings` (all faces must be this model's)
+    /// and stores the groups, which faces indexed later join.
     pub fn group_unknown(
-        &self,
+        &mut self,
         settings: &ClusterSettings,
         filter: FaceFilter,
     ) -> Result<Grouping, WorkflowError> {
@@ -54,10 +55,15 @@ impl Recogniser {
         }
         let found = cluster::cluster(&matrix, settings);
         let grouped: usize = found.iter().map(Vec::len).sum();
-        let groups = found
+        let groups: Vec<Vec<FaceEntry>> = found
             .into_iter()
             .map(|g| g.into_iter().map(|i| faces[i].clone()).collect())
             .collect();
+        let ids: Vec<Vec<i64>> = groups
+            .iter()
+            .map(|g| g.iter().map(|f| f.face_id).collect())
+            .collect();
+        self.index.save_groups(&ids, settings.threshold)?;
         Ok(Grouping {
             settings: *settings,
             faces: faces.len(),
@@ -68,45 +74,40 @@ impl Recogniser {
     }
 }
 
-/// A naming done, with what it replaced (to undo it).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Naming {
-    pub name: String,
-    pub faces: usize,
-    before: Vec<Holding>,
-    /// The person, when the naming created them.
-    created: Option<i64>,
-}
-
 impl Recogniser {
-    /// Names the faces `face_ids` (say, a group [`Recogniser::group_unknown`] found) as
-    /// `name`, creating the person if new; all or none are named (one transaction), and an
-    /// id that is no face of the index is an error before anything is written.
-    pub fn name_faces(&mut self, name: &str, face_ids: &[i64]) -> Result<Naming, WorkflowError> {
-        for &id in face_ids {
-            if self.index.face(id)?.is_none() {
-                return Err(WorkflowError::Plan(format!(
-                    "there is no face {id} in the index"
-                )));
-            }
-        }
-        let existed = self.index.person_id(name)?.is_some();
-        let before = self.index.holders(face_ids)?;
-        let person = self
-            .index
-            .assign(name, face_ids, AssignmentKind::Confirmed)?;
-        Ok(Naming {
-            name: name.trim().to_string(),
-            faces: face_ids.len(),
-            before,
-            created: (!existed).then_some(person),
-        })
-    }
-
-    /// Undoes `naming`: its faces go back to whoever held them, and a person it created
-    /// is removed (one transaction).
-    pub fn undo_naming(&mut self, naming: &Naming) -> Result<(), WorkflowError> {
-        Ok(self.index.restore(&naming.before, naming.created)?)
+    /// The groups as the last grouping stored them, with the faces joined since and
+    /// without the faces named since; `None` when the unknown faces were never grouped.
+    pub fn stored_grouping(&self, min_size: usize) -> Result<Option<Grouping>, WorkflowError> {
+        self.check_model()?;
+        let start = Instant::now();
+        let Some(stored) = self.index.stored_groups()? else {
+            return Ok(None);
+        };
+        let (faces, _) = self.index.unassigned_faces(&self.model_id)?;
+        let by_id: std::collections::HashMap<i64, &FaceEntry> =
+            faces.iter().map(|f| (f.face_id, f)).collect();
+        let groups: Vec<Vec<FaceEntry>> = stored
+            .groups
+            .iter()
+            .map(|g| {
+                g.iter()
+                    .filter_map(|id| by_id.get(id).map(|f| (*f).clone()))
+                    .collect()
+            })
+            .filter(|g: &Vec<FaceEntry>| g.len() >= min_size.max(1))
+            .collect();
+        let grouped: usize = groups.iter().map(Vec::len).sum();
+        Ok(Some(Grouping {
+            settings: ClusterSettings {
+                threshold: stored.threshold,
+                min_size,
+                ..ClusterSettings::default()
+            },
+            faces: faces.len(),
+            groups,
+            ungrouped: faces.len() - grouped,
+            seconds: start.elapsed().as_secs_f64(),
+        }))
     }
 }
 

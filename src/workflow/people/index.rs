@@ -33,6 +33,10 @@ pub struct IndexSummary {
     pub touched: usize,
     pub removed: usize,
     pub faces_added: usize,
+    /// New faces close enough to a person to be suggested as them.
+    pub suggested: usize,
+    /// New unknown faces that joined a stored group of unknown faces.
+    pub joined_groups: usize,
     pub without_faces: usize,
     /// `(path, why)` of the photos that could not be read, this run.
     pub errors: Vec<(String, String)>,
@@ -80,6 +84,7 @@ impl Recogniser {
             summary.removed = self.remove_missing(&stored, &keyed, &mut report)?;
         }
         let todo = self.changed_files(&keyed, &stored, &mut summary)?;
+        let mut joiner = self.joiner(self.threshold(None))?;
         let total = todo.len();
         report(Report::Progress {
             stage: "photos",
@@ -92,7 +97,15 @@ impl Recogniser {
             }
             let read = read::read_batch(&self.verifier, batch);
             self.count(&read, &mut summary);
-            self.index.write_photos(&read, &self.model_id)?;
+            let written = self.index.write_photos(&read, &self.model_id)?;
+            let new: Vec<i64> = written
+                .iter()
+                .filter(|w| !w.kept)
+                .flat_map(|w| w.face_ids.iter().copied())
+                .collect();
+            let joined = self.join_new(&mut joiner, &new)?;
+            summary.suggested += joined.suggested;
+            summary.joined_groups += joined.grouped;
             report(Report::Progress {
                 stage: "photos",
                 done: (n * BATCH + batch.len()).min(total),

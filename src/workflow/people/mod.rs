@@ -9,6 +9,7 @@ mod cluster;
 mod enrol;
 mod identify;
 mod index;
+mod join;
 pub mod read;
 mod train;
 
@@ -21,7 +22,7 @@ use crate::face_index::{FaceIndex, IndexError};
 use crate::model;
 use crate::verify::Verifier;
 
-pub use cluster::{EmbeddingMap, FaceFilter, Grouping, Naming};
+pub use cluster::{EmbeddingMap, FaceFilter, Grouping};
 pub use enrol::{EnrolItem, EnrolPlan, EnrolSummary, Enrolled, enrol_items_from_folder};
 pub use identify::{
     FaceIdentity, Identification, IdentifyPlan, PhotoIdentity, SearchHit, SearchPlan,
