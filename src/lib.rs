@@ -16,6 +16,7 @@ pub mod imageio;
 pub mod metrics;
 pub mod model;
 pub mod preprocess;
+pub mod projection;
 pub mod triplets;
 pub mod verify;
 pub mod workflow;

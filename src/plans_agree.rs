@@ -255,12 +255,13 @@ fn indexing_a_dropped_folder_is_people_index_of_it() {
     let ModelCommand::Index {
         inputs,
         keep_missing,
+        suggest_threshold,
         ..
     } = people_command(&["people", "index", text(&dir)])
     else {
         panic!("not index")
     };
-    let cli = index_plan(&inputs, !keep_missing);
+    let cli = index_plan(&inputs, !keep_missing, suggest_threshold);
     let panel = crate::app::people_panel::PeoplePanel::new();
     assert_eq!(Some(cli), panel.drop_plans(dir, false).1);
 }

@@ -76,13 +76,28 @@ fn small_cnn_learns_on_real_lfw_crops() {
         initial: None,
         plan: None,
     };
-    let (mut losses, mut accuracy) = (Vec::new(), Vec::new());
+    let (mut losses, mut accuracy, mut maps) = (Vec::new(), Vec::new(), Vec::new());
     let (_, summary) = train::train(job, &device, &Control::default(), |e| match e {
         TrainEvent::Step { loss, .. } => losses.push(*loss),
-        TrainEvent::Validation { accuracy: a, .. } => accuracy.push(*a),
+        TrainEvent::Validation {
+            accuracy: a, map, ..
+        } => {
+            accuracy.push(*a);
+            maps.extend(map.clone());
+        }
         _ => {}
     })
     .unwrap();
+    // Each validation carries the faces' map (the Training page draws it): one point per
+    // validation photo, spread out, and the 200 pairs.
+    assert_eq!(maps.len(), 4);
+    for m in &maps {
+        assert_eq!((m.points.len(), m.pairs.len()), (val.len_crops(), 200));
+        let xs: Vec<f32> = m.points.iter().map(|p| p[0]).collect();
+        let spread = xs.iter().cloned().fold(f32::MIN, f32::max)
+            - xs.iter().cloned().fold(f32::MAX, f32::min);
+        assert!(spread > 1e-3, "the map is one point");
+    }
     eprintln!(
         "losses {losses:?}\nvalidation accuracy per epoch {accuracy:?} (best untrained {untrained:.3}); {:.0} s",
         summary.seconds

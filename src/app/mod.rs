@@ -17,6 +17,7 @@ mod frames;
 mod job;
 pub(crate) mod people_panel;
 mod thumbnails;
+mod training_map;
 pub(crate) mod training_panel;
 pub(crate) mod triplets_panel;
 

@@ -29,6 +29,7 @@ use super::FrameStats;
 use super::context::{AppContext, Panel};
 use super::dialogs;
 use super::job::{Job, Update};
+use super::training_map::TrainingMap;
 
 /// What the Training page needs from the rest of the app.
 pub struct Inputs<'a> {
@@ -78,6 +79,8 @@ pub struct TrainingPanel {
     active: Vec<[f64; 2]>,
     epoch_losses: Vec<[f64; 2]>,
     val_accuracy: Vec<[f64; 2]>,
+    /// The validation faces on a plane, after the last validation.
+    val_map: Option<TrainingMap>,
     throughput: f64,
     step: usize,
     log: VecDeque<String>,
@@ -108,6 +111,7 @@ impl TrainingPanel {
             active: Vec::new(),
             epoch_losses: Vec::new(),
             val_accuracy: Vec::new(),
+            val_map: None,
             throughput: 0.0,
             step: 0,
             log: VecDeque::new(),
@@ -266,6 +270,7 @@ impl TrainingPanel {
         self.active.clear();
         self.epoch_losses.clear();
         self.val_accuracy.clear();
+        self.val_map = None;
         self.throughput = 0.0;
         self.step = 0;
         self.trained = None;
@@ -398,12 +403,16 @@ impl TrainingPanel {
                 self.note(format!("epoch {epoch}: mean loss {mean_loss:.4}"));
             }
             TrainEvent::Validation {
+                epoch,
                 step,
                 accuracy,
                 threshold,
-                ..
+                map,
             } => {
                 self.val_accuracy.push([step as f64, accuracy]);
+                if let Some(map) = map {
+                    self.val_map = Some(TrainingMap::new(epoch, map));
+                }
                 self.note(format!(
                     "step {step}: validation accuracy {accuracy:.3} at cosine {threshold:.3}"
                 ));
@@ -832,7 +841,7 @@ impl TrainingPanel {
     fn plots_ui(&self, ui: &mut egui::Ui) {
         let smoothed = ema(&self.losses, 0.9);
         let height = (ui.available_height() - 140.0).max(180.0);
-        ui.columns(2, |cols| {
+        ui.columns(2 + self.val_map.is_some() as usize, |cols| {
             Plot::new("training_loss")
                 .height(height)
                 .legend(Legend::default())
@@ -859,6 +868,9 @@ impl TrainingPanel {
                     plot.line(Line::new("validation accuracy", self.val_accuracy.clone()));
                     plot.points(Points::new("after epoch", self.val_accuracy.clone()).radius(4.0));
                 });
+            if let Some(map) = &self.val_map {
+                map.ui(&mut cols[2], height);
+            }
         });
     }
 }

@@ -69,6 +69,10 @@ pub enum ModelCommand {
         /// Keep index entries of photos that are gone from disk.
         #[arg(long)]
         keep_missing: bool,
+        /// Similarity to a person's mean at which a new face is suggested as them (default
+        /// 0.955).
+        #[arg(long, value_name = "T")]
+        suggest_threshold: Option<f32>,
         #[arg(long)]
         json: bool,
     },
@@ -165,8 +169,15 @@ pub fn run(args: PeopleArgs, request: BackendRequest) -> anyhow::Result<ExitCode
         ModelCommand::Index {
             inputs,
             keep_missing,
+            suggest_threshold,
             json,
-        } => index(&mut rec, inputs, !keep_missing, json),
+        } => {
+            if suggest_threshold.is_some_and(|t| !(-1.0..=1.0).contains(&t)) {
+                anyhow::bail!("--suggest-threshold is a cosine similarity (-1..1)");
+            }
+            let plan = index_plan(&inputs, !keep_missing, suggest_threshold);
+            index(&mut rec, plan, json)
+        }
         ModelCommand::Identify(a) => identify_cmd::identify(&rec, &a, identify_cmd::Output::Lines),
         ModelCommand::Search(a) => identify_cmd::search(&rec, &a),
         ModelCommand::List { errors, json } => list(&rec, errors, json),
@@ -278,20 +289,19 @@ fn enrol(rec: &mut Recogniser, plan: &EnrolPlan, json: bool) -> anyhow::Result<E
 }
 
 /// The plan of `people index`.
-pub(crate) fn index_plan(inputs: &[PathBuf], remove_missing: bool) -> IndexPlan {
+pub(crate) fn index_plan(
+    inputs: &[PathBuf],
+    remove_missing: bool,
+    suggest_threshold: Option<f32>,
+) -> IndexPlan {
     IndexPlan {
         inputs: inputs.iter().map(|p| super::plan_path(p)).collect(),
         remove_missing,
+        suggest_threshold,
     }
 }
 
-fn index(
-    rec: &mut Recogniser,
-    inputs: Vec<PathBuf>,
-    remove_missing: bool,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    let plan = index_plan(&inputs, remove_missing);
+fn index(rec: &mut Recogniser, plan: IndexPlan, json: bool) -> anyhow::Result<ExitCode> {
     let s = with_bar(json, "photos", |cancel, _, report| {
         rec.index(&plan, cancel, report)
     })?;
@@ -315,6 +325,12 @@ fn index(
             s.seconds,
             s.photos_per_second
         );
+        if s.suggested + s.joined_groups > 0 {
+            println!(
+                "new faces: {} suggested as a person, {} joined a group of unknown faces",
+                s.suggested, s.joined_groups
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,10 +2,11 @@
 //! how a run ended ([`TrainSummary`]).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::validation::Validation;
+use super::validation::{Validation, ValidationMap};
 
 /// What the trainer reports.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,6 +47,9 @@ pub enum TrainEvent {
         step: usize,
         accuracy: f64,
         threshold: f32,
+        /// The validation faces on a plane (not kept in a checkpoint's history).
+        #[serde(skip)]
+        map: Option<Arc<ValidationMap>>,
     },
     Checkpoint {
         step: usize,

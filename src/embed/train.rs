@@ -710,15 +710,17 @@ impl<'a> Run<'a> {
         }
         let periodic = self.cfg.validate_every > 0 && done % self.cfg.validate_every == 0;
         if let Some(val) = validation.filter(|_| epoch_end || periodic) {
-            let v = match &self.val_cache {
-                Some(c) => val.score(&c.embeddings(&self.net, &self.device)),
-                None => val.evaluate(&self.net, self.cfg.flip_average, &self.device),
+            let embeddings = match &self.val_cache {
+                Some(c) => c.embeddings(&self.net, &self.device),
+                None => val.embed(&self.net, self.cfg.flip_average, &self.device),
             };
+            let v = val.score(&embeddings);
             let event = TrainEvent::Validation {
                 epoch,
                 step: done,
                 accuracy: v.accuracy,
                 threshold: v.threshold,
+                map: Some(std::sync::Arc::new(val.map(&embeddings))),
             };
             self.emit(on_event, event);
             self.last_val = Some(v);

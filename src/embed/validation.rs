@@ -45,6 +45,15 @@ pub struct Validation {
     pub threshold: f32,
 }
 
+/// The validation faces on a plane after an evaluation (the Training page draws it after
+/// each epoch), with the pairs that join them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ValidationMap {
+    pub points: Vec<[f32; 2]>,
+    /// `(point a, point b, same person)`.
+    pub pairs: Vec<(usize, usize, bool)>,
+}
+
 impl ValidationSet {
     /// The first `per_class` matched and `per_class` mismatched pairs of the dataset's pair
     /// list `list` whose images exist, cropped through `cache`.
@@ -142,17 +151,24 @@ impl ValidationSet {
     /// Best-threshold accuracy of `net` (run in inference mode) on the pairs, embedding as
     /// verification will (with or without flip averaging).
     pub fn evaluate(&self, net: &EmbeddingNet, flip_average: bool, device: &Device) -> Validation {
+        self.score(&self.embed(net, flip_average, device))
+    }
+
+    /// The crops' unit embeddings by `net` in inference mode (flat, row-major).
+    pub fn embed(&self, net: &EmbeddingNet, flip_average: bool, device: &Device) -> Vec<f32> {
         let net = net.valid();
         let device = device.clone().without_autodiff();
         let norm = net.kind().normalisation();
         let refs: Vec<&RgbImage> = self.crops.iter().collect();
-        self.score(&super::embed_crops(
-            &net,
-            &refs,
-            &norm,
-            flip_average,
-            &device,
-        ))
+        super::embed_crops(&net, &refs, &norm, flip_average, &device)
+    }
+
+    /// The crops at their embeddings' two principal components, with the pairs.
+    pub fn map(&self, embeddings: &[f32]) -> ValidationMap {
+        ValidationMap {
+            points: crate::projection::pca_2d(embeddings, super::EMBEDDING_DIM),
+            pairs: self.pairs.clone(),
+        }
     }
 
     /// Side of the crops (0 when empty).

@@ -15,7 +15,6 @@ mod listing;
 mod manage;
 mod people;
 mod photos;
-pub mod projection;
 pub mod schema;
 pub mod search;
 

@@ -47,6 +47,11 @@ impl Matrix {
         self.data.is_empty()
     }
 
+    /// Every row, one after the other.
+    pub fn as_slice(&self) -> &[f32] {
+        &self.data
+    }
+
     pub fn row(&self, i: usize) -> &[f32] {
         &self.data[i * self.dim..(i + 1) * self.dim]
     }

@@ -61,13 +61,14 @@ fn card(
     }
     let text = ui.visuals().text_color();
     for (i, line) in [lines.0, lines.1].into_iter().enumerate() {
-        painter.text(
-            egui::pos2(rect.center().x, face_rect.bottom() + 4.0 + 15.0 * i as f32),
-            egui::Align2::CENTER_TOP,
-            line,
-            egui::FontId::proportional(if i == 0 { 13.0 } else { 11.0 }),
-            text,
-        );
+        // A long name is cut with an ellipsis rather than spilling over its neighbours.
+        let font = egui::FontId::proportional(if i == 0 { 13.0 } else { 11.0 });
+        let mut job = egui::text::LayoutJob::simple_singleline(line.to_string(), font, text);
+        job.wrap = egui::text::TextWrapping::truncate_at_width(CARD.x - 6.0);
+        let galley = painter.layout_job(job);
+        let top = face_rect.bottom() + 4.0 + 15.0 * i as f32;
+        let left = rect.center().x - galley.size().x / 2.0;
+        painter.galley(egui::pos2(left, top), galley, text);
     }
     response
 }

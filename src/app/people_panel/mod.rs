@@ -27,8 +27,8 @@ use siamese_face::face_index::{self, Matching};
 use siamese_face::verify;
 use siamese_face::workflow::Outcome;
 use siamese_face::workflow::people::{
-    EnrolItem, EnrolPlan, Grouping, IndexLocation, IndexPlan, PeopleTrainPlan, PeopleTrainSummary,
-    Recogniser, SearchHit, SearchPlan, enrol_items_from_folder, read,
+    EnrolItem, EnrolPlan, Grouping, IndexLocation, IndexPlan, IndexSummary, PeopleTrainPlan,
+    PeopleTrainSummary, Recogniser, SearchHit, SearchPlan, enrol_items_from_folder, read,
 };
 
 use super::context::{AppContext, Panel};
@@ -342,10 +342,7 @@ impl PeoplePanel {
                 return true;
             }
             Work::Indexed(Ok(Outcome::Done(s))) => {
-                self.note(format!(
-                    "indexed {} photo(s): {} read, {} face(s), {} without a face, {} unreadable, {} unchanged, {} removed ({:.1} photos/s)",
-                    s.files, s.read, s.faces_added, s.without_faces, s.errors.len(), s.unchanged, s.removed, s.photos_per_second
-                ));
+                self.indexed(&s);
                 return true;
             }
             Work::Reembedded(Ok(Outcome::Done(s))) => {
@@ -410,6 +407,17 @@ impl PeoplePanel {
                 self.grouping = Some(g);
             }
             Err(e) => self.note(format!("error: {e}")),
+        }
+    }
+
+    fn indexed(&mut self, s: &IndexSummary) {
+        self.note(format!(
+            "indexed {} photo(s): {} read, {} face(s), {} without a face, {} unreadable, {} unchanged, {} removed ({:.1} photos/s); {} suggested as someone, {} joined a group",
+            s.files, s.read, s.faces_added, s.without_faces, s.errors.len(), s.unchanged, s.removed, s.photos_per_second, s.suggested, s.joined_groups
+        ));
+        // New faces may have joined the stored groups.
+        if self.grouping.is_some() {
+            self.queued.push(Action::Group(false));
         }
     }
 
@@ -717,6 +725,7 @@ fn index_plan(dir: PathBuf) -> IndexPlan {
     IndexPlan {
         inputs: vec![siamese_face::workflow::plan_path(&dir)],
         remove_missing: true,
+        suggest_threshold: None,
     }
 }
 

@@ -7,8 +7,9 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::Recogniser;
+use crate::face_index::FaceEntry;
 use crate::face_index::cluster::{self, ClusterSettings};
-use crate::face_index::{FaceEntry, projection};
+use crate::projection;
 use crate::workflow::WorkflowError;
 
 /// Which unknown faces take part.
@@ -124,7 +125,7 @@ impl Recogniser {
     pub fn embedding_map(&self) -> Result<EmbeddingMap, WorkflowError> {
         let start = Instant::now();
         let (faces, matrix) = self.index.faces_with_people(&self.model_id)?;
-        let points = projection::pca_2d(&matrix);
+        let points = projection::pca_2d(matrix.as_slice(), matrix.dim());
         Ok(EmbeddingMap {
             faces,
             points,

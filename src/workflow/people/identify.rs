@@ -13,7 +13,7 @@ use super::{Recogniser, WorkflowError};
 use crate::detect::Face;
 use crate::embed::EMBEDDING_DIM;
 use crate::face_index::search::{self, Candidate, Matching, Matrix};
-use crate::face_index::{IndexError, PhotoContent, PhotoStatus};
+use crate::face_index::{AssignmentKind, IndexError, PhotoContent, PhotoStatus};
 use crate::workflow::{Outcome, Report};
 
 /// A photo's faces with their embeddings, or why it has none.
@@ -225,6 +225,7 @@ impl Recogniser {
             .index
             .faces_of_person(person)?
             .into_iter()
+            .filter(|(_, kind)| *kind != AssignmentKind::Suggested)
             .map(|(f, _)| f)
             .collect();
         let gallery = self.index.gallery(&self.model_id)?;

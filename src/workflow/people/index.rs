@@ -20,7 +20,15 @@ pub struct IndexPlan {
     pub inputs: Vec<PathBuf>,
     /// Drop photos the index holds under these folders that are gone from disk.
     pub remove_missing: bool,
+    /// The similarity to a person's mean at which a new face is suggested as them;
+    /// `None`: [`SUGGEST_THRESHOLD`].
+    pub suggest_threshold: Option<f32>,
 }
+
+/// The similarity at which a new face is suggested as a person unless the plan says
+/// otherwise: chosen on LFW (README, "New photos join what the index knows"; the model's
+/// verification threshold suggests a wrong person for most faces among hundreds of people).
+pub const SUGGEST_THRESHOLD: f32 = 0.955;
 
 /// What an indexing run did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -84,7 +92,7 @@ impl Recogniser {
             summary.removed = self.remove_missing(&stored, &keyed, &mut report)?;
         }
         let todo = self.changed_files(&keyed, &stored, &mut summary)?;
-        let mut joiner = self.joiner(self.threshold(None))?;
+        let mut joiner = self.joiner(plan.suggest_threshold.unwrap_or(SUGGEST_THRESHOLD))?;
         let total = todo.len();
         report(Report::Progress {
             stage: "photos",

@@ -27,7 +27,7 @@ pub use enrol::{EnrolItem, EnrolPlan, EnrolSummary, Enrolled, enrol_items_from_f
 pub use identify::{
     FaceIdentity, Identification, IdentifyPlan, PhotoIdentity, SearchHit, SearchPlan,
 };
-pub use index::{IndexPlan, IndexSummary, ReembedSummary};
+pub use index::{IndexPlan, IndexSummary, ReembedSummary, SUGGEST_THRESHOLD};
 pub use train::{HoldOut, MIN_UNKNOWN, Measured, PeopleTrainPlan, PeopleTrainSummary};
 
 /// Where a recogniser keeps its index.

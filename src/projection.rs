@@ -1,30 +1,31 @@
-//! A 2-D map of embeddings for the eye: their two principal components (PCA), so faces of
+//! A 2-D map of embeddings for the eye (the People page's map of the index, the Training
+//! page's map of the validation faces): their two principal components (PCA), so faces of
 //! one person land near each other and different people apart, as far as two directions
 //! of 128 can show it. The covariance is 128 x 128 whatever the number of faces, and its
 //! two leading eigenvectors come from power iteration.
-
-use super::search::Matrix;
 
 /// Power-iteration steps per component (the leading eigenvalues of face embeddings are well
 /// apart; 100 steps settle them to float precision).
 const STEPS: usize = 100;
 
-/// Each row of `faces` projected on the data's two principal components.
-pub fn pca_2d(faces: &Matrix) -> Vec<[f32; 2]> {
-    let (n, d) = (faces.len(), faces.dim());
+/// Each row of `rows` (row-major, `dim` wide) projected on the data's two principal
+/// components.
+pub fn pca_2d(rows: &[f32], dim: usize) -> Vec<[f32; 2]> {
+    let (n, d) = (rows.len().checked_div(dim).unwrap_or(0), dim);
     if n == 0 {
         return Vec::new();
     }
+    let row = |i: usize| &rows[i * d..(i + 1) * d];
     let mut mean = vec![0.0f64; d];
     for i in 0..n {
-        for (m, &x) in mean.iter_mut().zip(faces.row(i)) {
+        for (m, &x) in mean.iter_mut().zip(row(i)) {
             *m += x as f64 / n as f64;
         }
     }
     let mut cov = vec![0.0f64; d * d];
     let mut centred = vec![0.0f64; d];
     for i in 0..n {
-        for ((c, &x), m) in centred.iter_mut().zip(faces.row(i)).zip(&mean) {
+        for ((c, &x), m) in centred.iter_mut().zip(row(i)).zip(&mean) {
             *c = x as f64 - m;
         }
         for a in 0..d {
@@ -38,9 +39,9 @@ pub fn pca_2d(faces: &Matrix) -> Vec<[f32; 2]> {
     let second = leading(&cov, d, Some(&first));
     (0..n)
         .map(|i| {
-            let row = faces.row(i);
             let along = |axis: &[f64]| {
-                row.iter()
+                row(i)
+                    .iter()
                     .zip(&mean)
                     .zip(axis)
                     .map(|((&x, m), a)| (x as f64 - m) * a)
@@ -97,14 +98,14 @@ mod tests {
     fn the_map_spreads_the_widest_direction_first() {
         // Spread widely along axis 2 and less along axis 0: the map's x follows axis 2 and
         // its y axis 0 (up to sign).
-        let mut m = Matrix::new(4);
+        let mut m = Vec::new();
         for i in 0..40 {
             let t = i as f32 / 40.0 - 0.5;
-            m.push(&[0.2 * (t * 31.0).sin(), 0.0, t, 1.0]);
+            m.extend([0.2 * (t * 31.0).sin(), 0.0, t, 1.0]);
         }
-        let map = pca_2d(&m);
+        let map = pca_2d(&m, 4);
         assert_eq!(map.len(), 40);
-        let column = |k: usize| (0..40).map(|i| m.row(i)[k]).collect::<Vec<f32>>();
+        let column = |k: usize| (0..40).map(|i| m[i * 4 + k]).collect::<Vec<f32>>();
         let xs: Vec<f32> = map.iter().map(|p| p[0]).collect();
         let ys: Vec<f32> = map.iter().map(|p| p[1]).collect();
         assert!(
@@ -117,6 +118,7 @@ mod tests {
             "{}",
             corr(&ys, &column(0))
         );
-        assert!(pca_2d(&Matrix::new(4)).is_empty());
+        assert!(pca_2d(&[], 4).is_empty());
+        assert!(pca_2d(&[1.0], 0).is_empty());
     }
 }
