@@ -2,7 +2,7 @@
 //! there when the app opens and so that faces indexed later join them (as Immich and
 //! PhotoPrism do) without grouping every face again.
 
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, params};
 
 use super::{FaceIndex, IndexError};
 
@@ -20,12 +20,8 @@ pub struct StoredGroups {
 impl FaceIndex {
     /// Replaces the stored groups with `groups` (face ids), made at `threshold`.
     pub fn save_groups(&mut self, groups: &[Vec<i64>], threshold: f32) -> Result<(), IndexError> {
-        let index = self.name.clone();
-        let err = |e| IndexError::sqlite(&index, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
+        let (tx, index) = self.write()?;
+        let err = |e| IndexError::sqlite(index, e);
         tx.execute("DELETE FROM face_groups", []).map_err(err)?;
         {
             let mut insert = tx
@@ -87,14 +83,7 @@ impl FaceIndex {
 
     /// The stored group of each grouped face, as `(face id, group id)`.
     pub fn group_of_faces(&self) -> Result<Vec<(i64, i64)>, IndexError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT face_id, group_id FROM face_groups")
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
+        self.id_pairs("SELECT face_id, group_id FROM face_groups")
     }
 
     /// New faces joining stored groups (`(face id, group id)`) and people as suggestions
@@ -105,12 +94,8 @@ impl FaceIndex {
         groups: &[(i64, i64)],
         suggestions: &[(i64, i64, f32)],
     ) -> Result<(), IndexError> {
-        let index = self.name.clone();
-        let err = |e| IndexError::sqlite(&index, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
+        let (tx, index) = self.write()?;
+        let err = |e| IndexError::sqlite(index, e);
         for (face, group) in groups {
             tx.execute(
                 "INSERT INTO face_groups (face_id, group_id) VALUES (?1, ?2)

@@ -3,7 +3,7 @@
 //! is never suggested or group-named as them again), pick a cover face, and undo the last
 //! of these. Each is one transaction that writes its undo journal too.
 
-use rusqlite::{Transaction, TransactionBehavior, params};
+use rusqlite::{Transaction, params};
 
 use super::journal::{self, Journal};
 use super::{FaceIndex, IndexError, check_name, now};
@@ -25,12 +25,8 @@ impl FaceIndex {
         &mut self,
         change: impl FnOnce(&Transaction, &mut Journal) -> Result<(T, String), IndexError>,
     ) -> Result<T, IndexError> {
-        let index = self.name.clone();
-        let err = |e| IndexError::sqlite(&index, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
+        let (tx, index) = self.write()?;
+        let err = |e| IndexError::sqlite(index, e);
         let mut journal = Journal::default();
         let (out, action) = change(&tx, &mut journal)?;
         journal.save(&tx, &action).map_err(err)?;
@@ -190,12 +186,8 @@ impl FaceIndex {
     /// Undoes the last action (one transaction); returns what it was, or `None` when there
     /// is nothing to undo.
     pub fn undo(&mut self) -> Result<Option<String>, IndexError> {
-        let index = self.name.clone();
-        let err = |e| IndexError::sqlite(&index, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
+        let (tx, index) = self.write()?;
+        let err = |e| IndexError::sqlite(index, e);
         let undone = journal::undo(&tx).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(undone)
@@ -203,14 +195,8 @@ impl FaceIndex {
 
     /// The people each of `face_ids` was said not to be, as `(face id, person id)`.
     pub fn rejections(&self) -> Result<std::collections::HashSet<(i64, i64)>, IndexError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT face_id, person_id FROM rejections")
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
+        let pairs = self.id_pairs("SELECT face_id, person_id FROM rejections")?;
+        Ok(pairs.into_iter().collect())
     }
 
     fn existing(&self, name: &str) -> Result<i64, IndexError> {

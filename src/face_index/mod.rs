@@ -152,6 +152,26 @@ impl FaceIndex {
         &self.name
     }
 
+    /// The rows of `sql`, a query of two integer columns.
+    fn id_pairs(&self, sql: &str) -> Result<Vec<(i64, i64)>, IndexError> {
+        let mut stmt = self.conn.prepare(sql).map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// A write transaction (`BEGIN IMMEDIATE`: it takes the write lock first, so what a
+    /// change reads and then writes is one step even beside another process), with the
+    /// index's name for errors.
+    fn write(&mut self) -> Result<(rusqlite::Transaction<'_>, &str), IndexError> {
+        let FaceIndex { conn, name } = self;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| IndexError::sqlite(name, e))?;
+        Ok((tx, name))
+    }
+
     fn err(&self) -> impl Fn(rusqlite::Error) -> IndexError + '_ {
         |e| IndexError::sqlite(&self.name, e)
     }

@@ -1,7 +1,7 @@
 //! People and which faces are whose: enrolled (the user said so when enrolling), confirmed
 //! (the user accepted a match) or suggested (a match not yet accepted).
 
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::{FaceIndex, IndexError, PersonGallery, now};
@@ -75,12 +75,8 @@ impl FaceIndex {
         kind: AssignmentKind,
     ) -> Result<i64, IndexError> {
         let name = check_name(name)?.to_string();
-        let index = self.name.clone();
-        let err = |e| IndexError::sqlite(&index, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
+        let (tx, index) = self.write()?;
+        let err = |e| IndexError::sqlite(index, e);
         tx.execute(
             "INSERT INTO people (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
             params![name, now()],

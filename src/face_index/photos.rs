@@ -1,7 +1,7 @@
 //! Photos and their faces in the index: what a file held when it was read (hash, size,
 //! mtime), the faces found in it with their embeddings, or why it has none.
 
-use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, Row, Transaction, params};
 use serde::Serialize;
 
 use super::{FaceIndex, IndexError, Matrix, now};
@@ -252,14 +252,10 @@ impl FaceIndex {
         batch: &[(PhotoFile, PhotoContent)],
         model_id: &str,
     ) -> Result<Vec<Written>, IndexError> {
-        let name = self.name.clone();
-        let err = |e| IndexError::sqlite(&name, e);
-        // IMMEDIATE takes the write lock first, so the check below and the write are one
-        // step even when another process writes the same photos.
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
+        // The write lock first: the check below and the write are one step even when
+        // another process writes the same photos.
+        let (tx, name) = self.write()?;
+        let err = |e| IndexError::sqlite(name, e);
         let mut written = Vec::with_capacity(batch.len());
         for (file, content) in batch {
             written.push(write_photo(&tx, file, content, model_id).map_err(err)?);
