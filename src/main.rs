@@ -1,5 +1,6 @@
 //! `siamese-face`: with no subcommand, the desktop app; with one, the headless CLI.
 
+mod allocator;
 mod app;
 mod cli;
 // The GUI tests find LFW as the end-to-end tests do; test-only, not part of any API.
@@ -13,6 +14,7 @@ mod plans_agree;
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    allocator::keep_freed_memory();
     // Burn creates a few tensors on its *default* device rather than a given one (the
     // optimizer state read from a checkpoint on resume), and that default is the GPU: a CPU
     // run resumed there starts the graphics drivers, or panics on a machine without any.
