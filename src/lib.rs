@@ -13,6 +13,7 @@ pub mod embedded;
 pub mod evaluate;
 pub mod face_index;
 pub mod imageio;
+pub mod kernels;
 pub mod metrics;
 pub mod model;
 pub mod preprocess;

@@ -3,6 +3,7 @@
 //! Layer names follow facenet-pytorch's state dicts so its `.pt` files map onto these
 //! modules with a single rename (PyTorch's `preluN.weight` is Burn's `preluN.alpha`).
 
+use crate::kernels::conv2d;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig, PRelu, PReluConfig};
@@ -120,13 +121,13 @@ impl PNet {
     pub fn forward(&self, x: Tensor<4>) -> (Tensor<4>, Tensor<3>) {
         let x = self
             .pool1
-            .forward(self.prelu1.forward(self.conv1.forward(x)));
-        let x = self.prelu2.forward(self.conv2.forward(x));
-        let x = self.prelu3.forward(self.conv3.forward(x));
-        let prob = softmax(self.conv4_1.forward(x.clone()), 1);
+            .forward(self.prelu1.forward(conv2d(&self.conv1, x)));
+        let x = self.prelu2.forward(conv2d(&self.conv2, x));
+        let x = self.prelu3.forward(conv2d(&self.conv3, x));
+        let prob = softmax(conv2d(&self.conv4_1, x.clone()), 1);
         let [n, _, h, w] = prob.dims();
         let face = prob.narrow(1, 1, 1).reshape([n, h, w]);
-        (self.conv4_2.forward(x), face)
+        (conv2d(&self.conv4_2, x), face)
     }
 }
 
@@ -169,11 +170,11 @@ impl RNet {
     pub fn forward(&self, x: Tensor<4>) -> (Tensor<2>, Tensor<1>) {
         let x = self
             .pool1
-            .forward(self.prelu1.forward(self.conv1.forward(x)));
+            .forward(self.prelu1.forward(conv2d(&self.conv1, x)));
         let x = self
             .pool2
-            .forward(self.prelu2.forward(self.conv2.forward(x)));
-        let x = self.prelu3.forward(self.conv3.forward(x));
+            .forward(self.prelu2.forward(conv2d(&self.conv2, x)));
+        let x = self.prelu3.forward(conv2d(&self.conv3, x));
         let x = self.prelu4.forward(self.dense4.forward(flatten_whc(x)));
         let prob = softmax(self.dense5_1.forward(x.clone()), 1);
         let n = prob.dims()[0];
@@ -229,14 +230,14 @@ impl ONet {
     pub fn forward(&self, x: Tensor<4>) -> (Tensor<2>, Tensor<2>, Tensor<1>) {
         let x = self
             .pool1
-            .forward(self.prelu1.forward(self.conv1.forward(x)));
+            .forward(self.prelu1.forward(conv2d(&self.conv1, x)));
         let x = self
             .pool2
-            .forward(self.prelu2.forward(self.conv2.forward(x)));
+            .forward(self.prelu2.forward(conv2d(&self.conv2, x)));
         let x = self
             .pool3
-            .forward(self.prelu3.forward(self.conv3.forward(x)));
-        let x = self.prelu4.forward(self.conv4.forward(x));
+            .forward(self.prelu3.forward(conv2d(&self.conv3, x)));
+        let x = self.prelu4.forward(conv2d(&self.conv4, x));
         let x = self.prelu5.forward(self.dense5.forward(flatten_whc(x)));
         let prob = softmax(self.dense6_1.forward(x.clone()), 1);
         let n = prob.dims()[0];

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use crate::kernels::conv2d;
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
@@ -55,7 +56,7 @@ impl Residual {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = self.conv2.forward(relu(self.conv1.forward(x.clone())));
+        let y = conv2d(&self.conv2, relu(conv2d(&self.conv1, x.clone())));
         if !self.down() {
             return relu(y + x);
         }
@@ -136,7 +137,7 @@ impl DlibResNet {
 
     /// Everything before the last stage: (N, 3, 150, 150) -> (N, 256, 4, 4).
     pub fn forward_trunk(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.pool.forward(relu(self.stem.forward(x)));
+        let x = self.pool.forward(relu(conv2d(&self.stem, x)));
         let (_, trunk) = self.blocks.split_last().expect("the network has blocks");
         trunk.iter().fold(x, |x, b| b.forward(x))
     }

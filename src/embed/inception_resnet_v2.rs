@@ -9,6 +9,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 use super::layers::{ConvBn, ConvSpec, relu_chain};
+use crate::kernels;
 
 /// timm's BasicConv2d: convolution, BatchNorm (eps 1e-3), ReLU.
 fn basic(c_in: usize, c_out: usize, k: [usize; 2], s: usize, p: [usize; 2], d: &Device) -> ConvBn {
@@ -138,11 +139,7 @@ impl ResBlock {
         if !self.branch2.is_empty() {
             branches.push(relu_chain(&self.branch2, x.clone()));
         }
-        let y = self
-            .conv2d
-            .forward(Tensor::cat(branches, 1))
-            .mul_scalar(scale)
-            + x;
+        let y = kernels::conv2d(&self.conv2d, Tensor::cat(branches, 1)).mul_scalar(scale) + x;
         if activate { relu(y) } else { y }
     }
 }

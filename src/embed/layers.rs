@@ -1,5 +1,6 @@
 //! Building blocks shared by the backbones.
 
+use crate::kernels;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
@@ -58,7 +59,7 @@ impl ConvBn {
 
     /// Convolution and normalisation, no activation.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.bn.forward(self.conv.forward(x))
+        kernels::batch_norm(&self.bn, kernels::conv2d(&self.conv, x))
     }
 }
 
@@ -71,5 +72,5 @@ pub fn relu_chain(layers: &[ConvBn], x: Tensor<4>) -> Tensor<4> {
 
 /// ReLU6 (MobileNetV2's activation).
 pub fn relu6(x: Tensor<4>) -> Tensor<4> {
-    x.clamp(0.0, 6.0)
+    kernels::clamp(x, 0.0, 6.0)
 }

@@ -584,6 +584,37 @@ fn a_checkpoint_resumes_to_the_same_state() {
     assert!(e.contains("other settings"), "{e}");
 }
 
+/// Two runs with the same seed and data give the same losses, step for step: the CPU
+/// kernels sum their gradients in a fixed order, whatever the threads do.
+#[test]
+fn a_training_run_reproduces_its_losses_with_the_same_seed() {
+    let data = sample_data(16, 7, 48);
+    let cfg = TrainConfig {
+        epochs: 1,
+        batch_size: 8,
+        warmup_steps: 1,
+        ..TrainConfig::default()
+    };
+    let run = || {
+        let mut losses = Vec::new();
+        train(
+            job(&data, cfg.clone()),
+            &Device::flex(),
+            &Control::default(),
+            |e| {
+                if let TrainEvent::Step { loss, .. } = e {
+                    losses.push(*loss);
+                }
+            },
+        )
+        .unwrap();
+        losses
+    };
+    let (a, b) = (run(), run());
+    assert!(a.len() >= 2, "{a:?}");
+    assert_eq!(a, b);
+}
+
 /// Online mining trains on batches of people and reports its triplets.
 #[test]
 fn online_mining_trains_on_identity_batches() {

@@ -1,5 +1,6 @@
 //! VGG19 (Simonyan & Zisserman 2014), the convolutional part of torchvision's `vgg19`.
 
+use crate::kernels::conv2d;
 use burn::module::Module;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -45,7 +46,7 @@ impl Vgg19 {
         let mut convs = self.features.iter();
         for (_, n) in Self::STAGES {
             for conv in convs.by_ref().take(n) {
-                x = relu(conv.forward(x));
+                x = relu(conv2d(conv, x));
             }
             x = self.pool.forward(x);
         }
