@@ -8,9 +8,12 @@
 // vectorises under that set's features, so they never name `S` themselves.
 #![allow(clippy::extra_unused_type_parameters)]
 
-use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 use macerator::Simd;
+use rayon::prelude::*;
+
+use super::written::written;
 
 /// Sizes of one batch normalisation: `batch` images of `channels` planes of `pixels`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,18 +95,18 @@ fn channel_sums(p: &Planes, sums: Sums, (x, d): (&[f32], &[f32]), c: usize) -> (
 
 /// `out = src · a + b`.
 #[macerator::with_simd]
-fn scale_shift<S: Simd>(out: &mut [f32], src: &[f32], a: f32, b: f32) {
+fn scale_shift<S: Simd>(out: &mut [MaybeUninit<f32>], src: &[f32], a: f32, b: f32) {
     for (o, &v) in out.iter_mut().zip(src) {
-        *o = v * a + b;
+        o.write(v * a + b);
     }
 }
 
 /// `out = kd · dy + kx · x + offset`, the input gradient with its per-channel constants.
 #[macerator::with_simd]
-fn affine2<S: Simd>(out: &mut [f32], x: &[f32], dy: &[f32], k: (f32, f32, f32)) {
+fn affine2<S: Simd>(out: &mut [MaybeUninit<f32>], x: &[f32], dy: &[f32], k: (f32, f32, f32)) {
     let (kd, kx, offset) = k;
     for ((o, &xv), &d) in out.iter_mut().zip(x).zip(dy) {
-        *o = kd * d + kx * xv + offset;
+        o.write(kd * d + kx * xv + offset);
     }
 }
 
@@ -128,12 +131,15 @@ pub fn forward(p: &Planes, x: &[f32], gamma: &[f32], beta: &[f32], epsilon: f64)
         })
         .unzip();
     let (scale, shift) = affine(&mean, &variance, gamma, beta, epsilon);
-    let mut output = vec![0.0; x.len()];
-    apply(p, &mut output, |i, out| {
-        let c = i % p.channels;
-        let (a, b, src) = (scale[c], shift[c], &x[i * p.pixels..][..p.pixels]);
-        scale_shift(out, src, a, b);
-    });
+    let fill = |output: &mut [MaybeUninit<f32>]| {
+        apply(p, output, |i, out| {
+            let c = i % p.channels;
+            let (a, b, src) = (scale[c], shift[c], &x[i * p.pixels..][..p.pixels]);
+            scale_shift(out, src, a, b);
+        })
+    };
+    // SAFETY: `apply` hands out every plane of the output, and `scale_shift` writes all of it.
+    let output = unsafe { written(x.len(), fill) };
     Normalised {
         output,
         mean,
@@ -162,7 +168,7 @@ fn affine(
 }
 
 /// Runs `f(plane index, plane)` over the planes of `out`, in parallel.
-fn apply(p: &Planes, out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync) {
+fn apply<T: Send>(p: &Planes, out: &mut [T], f: impl Fn(usize, &mut [T]) + Sync) {
     if p.pixels == 0 {
         return;
     }
@@ -197,19 +203,22 @@ pub fn backward(
         .unzip();
     // dx = gamma · inv_std · (dy - mean(dy) - x̂ · mean(dy · x̂)).
     let m = p.per_channel().max(1) as f32;
-    let mut x_grad = vec![0.0; x.len()];
-    apply(p, &mut x_grad, |i, out| {
-        let c = i % p.channels;
-        let (xs, ds) = (
-            &x[i * p.pixels..][..p.pixels],
-            &dy[i * p.pixels..][..p.pixels],
-        );
-        // dx = k · (d - mean_dy - (x - mu) · slope) = k·d - k·slope·x + offset
-        let (k, mean_dy, mu) = (gamma[c] * inv_std[c], beta_grad[c] / m, mean[c]);
-        let slope = inv_std[c] * gamma_grad[c] / m;
-        let (kd, kx, offset) = (k, -k * slope, k * (mu * slope - mean_dy));
-        affine2(out, xs, ds, (kd, kx, offset));
-    });
+    let fill = |x_grad: &mut [MaybeUninit<f32>]| {
+        apply(p, x_grad, |i, out| {
+            let c = i % p.channels;
+            let (xs, ds) = (
+                &x[i * p.pixels..][..p.pixels],
+                &dy[i * p.pixels..][..p.pixels],
+            );
+            // dx = k · (d - mean_dy - (x - mu) · slope) = k·d - k·slope·x + offset
+            let (k, mean_dy, mu) = (gamma[c] * inv_std[c], beta_grad[c] / m, mean[c]);
+            let slope = inv_std[c] * gamma_grad[c] / m;
+            let (kd, kx, offset) = (k, -k * slope, k * (mu * slope - mean_dy));
+            affine2(out, xs, ds, (kd, kx, offset));
+        })
+    };
+    // SAFETY: `apply` hands out every plane, and `affine2` writes all of it.
+    let x_grad = unsafe { written(x.len(), fill) };
     NormGrads {
         x: x_grad,
         gamma: gamma_grad,

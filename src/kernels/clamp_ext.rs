@@ -8,6 +8,8 @@
 #![allow(clippy::extra_unused_type_parameters)]
 
 use burn::backend::autodiff::NodeId;
+use std::mem::MaybeUninit;
+
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -20,6 +22,7 @@ use rayon::prelude::*;
 use macerator::Simd;
 
 use super::flex_io::{f32s, output_like};
+use super::written::written;
 
 /// Elements per parallel task: large enough that the task costs more than its scheduling.
 const TASK: usize = 1 << 15;
@@ -33,13 +36,13 @@ pub trait ClampKernels: Backend {
 impl ClampKernels for Flex {
     fn clamp_fused(x: FlexTensor, lo: f32, hi: f32) -> FlexTensor {
         let values = f32s(&x);
-        let mut y = vec![0.0; values.len()];
-        y.par_chunks_mut(TASK)
-            .zip(values.par_chunks(TASK))
-            .for_each(|(out, src)| {
-                clamp_slice(out, src, (lo, hi));
-            });
-        output_like(y, &x)
+        let fill = |y: &mut [MaybeUninit<f32>]| {
+            y.par_chunks_mut(TASK)
+                .zip(values.par_chunks(TASK))
+                .for_each(|(out, src)| clamp_slice(out, src, (lo, hi)))
+        };
+        // SAFETY: the chunks of `y` and of `values` pair up one to one, each written whole.
+        output_like(unsafe { written(values.len(), fill) }, &x)
     }
 }
 
@@ -74,30 +77,36 @@ impl Backward<Flex, 1> for ClampBackward {
         let (x_state, lo, hi) = ops.state;
         let x = ck.retrieve_node_output::<FlexTensor>(x_state);
         let (xs, ds) = (f32s(&x), f32s(&dy));
-        let mut dx = vec![0.0; xs.len()];
-        dx.par_chunks_mut(TASK)
-            .zip(xs.par_chunks(TASK).zip(ds.par_chunks(TASK)))
-            .for_each(|(out, (xc, dc))| {
-                clamp_grad_slice(out, xc, dc, (lo, hi));
-            });
+        let fill = |dx: &mut [MaybeUninit<f32>]| {
+            dx.par_chunks_mut(TASK)
+                .zip(xs.par_chunks(TASK).zip(ds.par_chunks(TASK)))
+                .for_each(|(out, (xc, dc))| clamp_grad_slice(out, xc, dc, (lo, hi)))
+        };
+        // SAFETY: as in the forward: chunk for chunk, each written whole.
+        let dx = unsafe { written(xs.len(), fill) };
         grads.register::<Flex>(node.id, output_like(dx, &x));
     }
 }
 
 /// `out = clamp(src, lo, hi)`.
 #[macerator::with_simd]
-fn clamp_slice<S: Simd>(out: &mut [f32], src: &[f32], bounds: (f32, f32)) {
+fn clamp_slice<S: Simd>(out: &mut [MaybeUninit<f32>], src: &[f32], bounds: (f32, f32)) {
     let (lo, hi) = bounds;
     for (o, &v) in out.iter_mut().zip(src) {
-        *o = v.max(lo).min(hi);
+        o.write(v.max(lo).min(hi));
     }
 }
 
 /// `out = dy` where `lo <= x <= hi`, else 0.
 #[macerator::with_simd]
-fn clamp_grad_slice<S: Simd>(out: &mut [f32], x: &[f32], dy: &[f32], bounds: (f32, f32)) {
+fn clamp_grad_slice<S: Simd>(
+    out: &mut [MaybeUninit<f32>],
+    x: &[f32],
+    dy: &[f32],
+    bounds: (f32, f32),
+) {
     let (lo, hi) = bounds;
     for ((o, &v), &d) in out.iter_mut().zip(x).zip(dy) {
-        *o = if v >= lo && v <= hi { d } else { 0.0 };
+        o.write(if v >= lo && v <= hi { d } else { 0.0 });
     }
 }

@@ -39,7 +39,8 @@ impl Geometry {
         let [batch, c_in, h, w] = x;
         let [c_out, c_in_group, kh, kw] = weight;
         let groups = options.groups;
-        if groups == 0 || c_in != c_in_group * groups || c_out % groups != 0 {
+        // No input channel means products with nothing to sum: left to Burn.
+        if groups == 0 || c_in_group == 0 || c_in != c_in_group * groups || c_out % groups != 0 {
             return None;
         }
         let out = |size: usize, k: usize, i: usize| {

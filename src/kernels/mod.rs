@@ -18,7 +18,9 @@ mod conv_ext;
 mod depthwise;
 mod flex_io;
 mod im2col;
+mod matmul;
 mod norm_ext;
+mod written;
 
 #[cfg(test)]
 mod tests;
