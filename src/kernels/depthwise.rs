@@ -20,14 +20,6 @@ fn rows(g: &Geometry, ky: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
     (0..g.oh).filter_map(move |oy| g.input_row(oy, ky).map(|iy| (oy, iy)))
 }
 
-/// The valid output columns `lo..hi` of kernel column `kx` and the input column of `lo`.
-#[inline(always)]
-fn cols(g: &Geometry, kx: usize) -> (usize, usize, usize) {
-    let (lo, hi) = g.valid_cols(kx);
-    let x0 = (lo * g.stride[1] + kx * g.dilation[1]).saturating_sub(g.pad[1]);
-    (lo, hi, x0)
-}
-
 /// `dst[j] += tap · src[j · stride]`: contiguous (and vectorised) for stride 1.
 #[inline(always)]
 fn gather_axpy(dst: &mut [f32], tap: f32, src: &[f32], stride: usize) {
@@ -96,7 +88,7 @@ pub fn forward(g: &Geometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
 fn forward_plane<S: Simd>(g: &Geometry, image: &[f32], w: &[f32], out: &mut [f32]) {
     for ky in 0..g.kh {
         for kx in 0..g.kw {
-            let (tap, (lo, hi, x0)) = (w[ky * g.kw + kx], cols(g, kx));
+            let (tap, (lo, hi, x0)) = (w[ky * g.kw + kx], g.valid_cols(kx));
             for (oy, iy) in rows(g, ky) {
                 let src = &image[iy * g.w..][..g.w];
                 let dst = &mut out[oy * g.ow..][lo..hi];
@@ -125,7 +117,7 @@ pub fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
 fn input_grad_plane<S: Simd>(g: &Geometry, grad: &[f32], w: &[f32], out: &mut [f32]) {
     for ky in 0..g.kh {
         for kx in 0..g.kw {
-            let (tap, (lo, hi, x0)) = (w[ky * g.kw + kx], cols(g, kx));
+            let (tap, (lo, hi, x0)) = (w[ky * g.kw + kx], g.valid_cols(kx));
             for (oy, iy) in rows(g, ky) {
                 let src = &grad[oy * g.ow..][lo..hi];
                 let dst = &mut out[iy * g.w..][..g.w];
@@ -155,7 +147,7 @@ fn channel_taps<S: Simd>(g: &Geometry, x: &[f32], dy: &[f32], c: usize) -> Vec<f
         let (image, grad) = (&x[i * hw..][..hw], &dy[i * p..][..p]);
         for ky in 0..g.kh {
             for kx in 0..g.kw {
-                let (lo, hi, x0) = cols(g, kx);
+                let (lo, hi, x0) = g.valid_cols(kx);
                 let mut sum = 0.0f32;
                 for (oy, iy) in rows(g, ky) {
                     let src = &image[iy * g.w..][..g.w];

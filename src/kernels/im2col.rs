@@ -105,16 +105,17 @@ impl Geometry {
             && self.ow == self.w
     }
 
-    /// The output columns `ox` whose input column `ox * stride - pad + tap * dilation` lies
-    /// inside the image, for kernel column `tap`: a range, since the mapping is monotonic.
+    /// The output columns `lo..hi` whose input column `ox * stride - pad + tap * dilation`
+    /// lies inside the image, for kernel column `tap` (a range, since the mapping is
+    /// monotonic), and `x0`, the input column that `lo` reads.
     #[inline(always)]
-    pub(super) fn valid_cols(&self, tap: usize) -> (usize, usize) {
-        valid_range(
-            self.ow,
-            self.w,
-            self.stride[1],
-            self.pad[1],
-            tap * self.dilation[1],
+    pub(super) fn valid_cols(&self, tap: usize) -> (usize, usize, usize) {
+        let offset = tap * self.dilation[1];
+        let (lo, hi) = valid_range(self.ow, self.w, self.stride[1], self.pad[1], offset);
+        (
+            lo,
+            hi,
+            (lo * self.stride[1] + offset).saturating_sub(self.pad[1]),
         )
     }
 
@@ -229,9 +230,8 @@ fn fill_row(
     first: usize,
     row: &mut [f32],
 ) {
-    let (lo, hi) = g.valid_cols(kx);
+    let (lo, hi, x0) = g.valid_cols(kx);
     let sx = g.stride[1];
-    let x0 = (lo * sx + kx * g.dilation[1]).saturating_sub(g.pad[1]);
     // In a split row, columns x0, x0 + 2, ... are consecutive, in the half of x0's parity.
     let start = if x0.is_multiple_of(2) {
         x0 / 2
@@ -289,9 +289,8 @@ fn add_rows<'a, S: Simd>(
 
 #[inline(always)]
 fn add_row(g: &Geometry, row: &[f32], (ky, kx): (usize, usize), first: usize, channel: &mut [f32]) {
-    let (lo, hi) = g.valid_cols(kx);
+    let (lo, hi, x0) = g.valid_cols(kx);
     let sx = g.stride[1];
-    let x0 = (lo * sx + kx * g.dilation[1]).saturating_sub(g.pad[1]);
     for (i, out) in row.chunks_exact(g.ow).enumerate() {
         let Some(iy) = g.input_row(first + i, ky) else {
             continue;
