@@ -10,11 +10,12 @@ pub mod weights;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use image::RgbImage;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use nets::MtcnnNets;
 use nms::{Corners, nms_iou, nms_min};
-use resample::{Region, area_resize_into};
+use resample::{Region, Resampler};
 pub use weights::WeightsError;
 
 /// The largest first pyramid level, in pixels. Bigger images start the pyramid at a coarser
@@ -202,15 +203,16 @@ impl Detector {
         }
         let (scales, min_face) = pyramid(img.width() as usize, img.height() as usize, cfg);
         detection.min_face_size_used = min_face;
-        let boxes = self.proposals(img, &scales, cfg.thresholds[0])?;
+        let img = Resampler::new(img);
+        let boxes = self.proposals(&img, &scales, cfg.thresholds[0])?;
         if boxes.is_empty() {
             return Ok(detection);
         }
-        let boxes = self.refine(img, boxes, cfg.thresholds[1])?;
+        let boxes = self.refine(&img, boxes, cfg.thresholds[1])?;
         if boxes.is_empty() {
             return Ok(detection);
         }
-        detection.faces = self.output(img, boxes, cfg.thresholds[2])?;
+        detection.faces = self.output(&img, boxes, cfg.thresholds[2])?;
         Ok(detection)
     }
 
@@ -265,15 +267,18 @@ impl Detector {
     /// applied (widths without the +1, as the reference) and squared.
     fn proposals(
         &self,
-        img: &RgbImage,
+        img: &Resampler<'_>,
         scales: &[f64],
         threshold: f32,
     ) -> Result<Vec<Candidate>, DetectError> {
-        let mut boxes = Vec::new();
-        for &scale in scales {
-            boxes.extend(self.stage_one(img, scale, threshold)?);
-        }
-        let boxes = suppress(boxes, 0.7)
+        // The levels run side by side: each is too small to keep every core busy on its
+        // own (the first is about half the pixels, the rest the other half). The boxes
+        // keep the levels' order, so the suppression sees them as a sequential run would.
+        let levels: Vec<Vec<Candidate>> = scales
+            .par_iter()
+            .map(|&scale| self.stage_one(img, scale, threshold))
+            .collect::<Result<_, _>>()?;
+        let boxes = suppress(levels.concat(), 0.7)
             .into_iter()
             .map(|c| {
                 let [x1, y1, x2, y2] = c.corners;
@@ -296,7 +301,7 @@ impl Detector {
     /// Stage two: R-Net on 24x24 crops, suppressed, regressed and squared.
     fn refine(
         &self,
-        img: &RgbImage,
+        img: &Resampler<'_>,
         boxes: Vec<Candidate>,
         threshold: f32,
     ) -> Result<Vec<Candidate>, DetectError> {
@@ -331,7 +336,7 @@ impl Detector {
     /// the faces largest first.
     fn output(
         &self,
-        img: &RgbImage,
+        img: &Resampler<'_>,
         boxes: Vec<Candidate>,
         threshold: f32,
     ) -> Result<Vec<Face>, DetectError> {
@@ -373,14 +378,14 @@ impl Detector {
     /// P-Net on one pyramid level: candidate windows above `threshold`, suppressed at 0.5.
     fn stage_one(
         &self,
-        img: &RgbImage,
+        img: &Resampler<'_>,
         scale: f64,
         threshold: f32,
     ) -> Result<Vec<Candidate>, DetectError> {
         let hs = (img.height() as f64 * scale + 1.0) as usize;
         let ws = (img.width() as f64 * scale + 1.0) as usize;
-        let mut input = Vec::with_capacity(3 * hs * ws);
-        area_resize_into(img, Region::full(img), hs, ws, &mut input);
+        let mut input = vec![0.0; 3 * hs * ws];
+        img.resize_to(img.whole(), hs, ws, &mut input);
         let x = Tensor::<4>::from_data(TensorData::new(input, [1, 3, hs, ws]), &self.device);
         let (reg, prob) = self.nets.pnet.forward(x);
         let [_, _, oh, ow] = reg.dims();
@@ -458,25 +463,28 @@ fn square(b: Corners) -> Corners {
 /// Crops each box (truncated to whole pixels and clipped to the image, as the reference's
 /// `pad`) and resamples it to `side` x `side`. Boxes lying wholly outside the image are
 /// dropped, and the returned candidates line up with the crops.
-fn crops(img: &RgbImage, boxes: Vec<Candidate>, side: usize) -> (Vec<Candidate>, Vec<f32>) {
+fn crops(img: &Resampler<'_>, boxes: Vec<Candidate>, side: usize) -> (Vec<Candidate>, Vec<f32>) {
     let (w, h) = (img.width() as i64, img.height() as i64);
-    let mut kept = Vec::with_capacity(boxes.len());
-    let mut data = Vec::with_capacity(boxes.len() * 3 * side * side);
-    for c in boxes {
+    let region = |c: &Candidate| {
         let [x, y, ex, ey] = c.corners.map(|v| v.trunc() as i64);
         let (x, y, ex, ey) = (x.max(1), y.max(1), ex.min(w), ey.min(h));
-        if ey > y - 1 && ex > x - 1 {
-            let region = Region {
-                x0: (x - 1) as u32,
-                y0: (y - 1) as u32,
-                x1: ex as u32,
-                y1: ey as u32,
-            };
-            area_resize_into(img, region, side, side, &mut data);
-            kept.push(c);
-        }
-    }
-    (kept, data)
+        (ey > y - 1 && ex > x - 1).then(|| Region {
+            x0: (x - 1) as u32,
+            y0: (y - 1) as u32,
+            x1: ex as u32,
+            y1: ey as u32,
+        })
+    };
+    let kept: Vec<(Candidate, Region)> = boxes
+        .into_iter()
+        .filter_map(|c| region(&c).map(|r| (c, r)))
+        .collect();
+    // Hundreds of boxes, each resampled on its own: spread over the threads, in order.
+    let mut data = vec![0.0; kept.len() * 3 * side * side];
+    data.par_chunks_mut(3 * side * side)
+        .zip(&kept)
+        .for_each(|(out, (_, r))| img.resize_to(*r, side, side, out));
+    (kept.into_iter().map(|(c, _)| c).collect(), data)
 }
 
 /// The pyramid's scales for a `w` x `h` image, in f64 as the reference computes them in

@@ -3,7 +3,7 @@
 //! Layer names follow facenet-pytorch's state dicts so its `.pt` files map onto these
 //! modules with a single rename (PyTorch's `preluN.weight` is Burn's `preluN.alpha`).
 
-use crate::kernels::conv2d;
+use crate::kernels::{self, conv2d, conv2d_prelu};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig, PRelu, PReluConfig};
@@ -24,9 +24,10 @@ fn pool(kernel: usize, stride: usize) -> MaxPool {
 }
 
 /// Max pooling with ceil-mode output sizes (the nets were trained in Caffe, which rounds
-/// up), written as strided slices combined by `m + relu(x - m)`: the CPU backend's generic
-/// pooling kernel and its `max_pair` are several times slower at MTCNN's sizes (measured
-/// with the `layer_times` test). Windows always start inside the input, so the running
+/// up): on the CPU backend the project's kernel ([`kernels::max_pool_ceil`]), elsewhere
+/// strided slices combined by `m + relu(x - m)` (Burn's generic pooling and its `max_pair`
+/// were several times slower at MTCNN's sizes, measured with the `layer_times` test).
+/// In the slices, windows always start inside the input, so the running
 /// maximum `m` is always a real value and the padding (a large finite negative, never
 /// -inf, so no inf - inf) contributes relu(pad - m) = 0 exactly.
 #[derive(Module, Debug)]
@@ -55,6 +56,14 @@ impl MaxPool {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [_, _, h, w] = x.dims();
         let (oh, ow) = (self.out_len(h), self.out_len(w));
+        kernels::max_pool_ceil(x, self.kernel, self.stride, [oh, ow], |x| {
+            self.sliced(x, [oh, ow])
+        })
+    }
+
+    /// The pooling as strided slices (on devices without the project's kernel).
+    fn sliced(&self, x: Tensor<4>, [oh, ow]: [usize; 2]) -> Tensor<4> {
+        let [_, _, h, w] = x.dims();
         let span = |o: usize| (o - 1) * self.stride + self.kernel;
         let (ph, pw) = (span(oh), span(ow));
         let x = if ph > h || pw > w {
@@ -121,9 +130,9 @@ impl PNet {
     pub fn forward(&self, x: Tensor<4>) -> (Tensor<4>, Tensor<3>) {
         let x = self
             .pool1
-            .forward(self.prelu1.forward(conv2d(&self.conv1, x)));
-        let x = self.prelu2.forward(conv2d(&self.conv2, x));
-        let x = self.prelu3.forward(conv2d(&self.conv3, x));
+            .forward(conv2d_prelu(&self.conv1, &self.prelu1, x));
+        let x = conv2d_prelu(&self.conv2, &self.prelu2, x);
+        let x = conv2d_prelu(&self.conv3, &self.prelu3, x);
         let prob = softmax(conv2d(&self.conv4_1, x.clone()), 1);
         let [n, _, h, w] = prob.dims();
         let face = prob.narrow(1, 1, 1).reshape([n, h, w]);
@@ -170,11 +179,11 @@ impl RNet {
     pub fn forward(&self, x: Tensor<4>) -> (Tensor<2>, Tensor<1>) {
         let x = self
             .pool1
-            .forward(self.prelu1.forward(conv2d(&self.conv1, x)));
+            .forward(conv2d_prelu(&self.conv1, &self.prelu1, x));
         let x = self
             .pool2
-            .forward(self.prelu2.forward(conv2d(&self.conv2, x)));
-        let x = self.prelu3.forward(conv2d(&self.conv3, x));
+            .forward(conv2d_prelu(&self.conv2, &self.prelu2, x));
+        let x = conv2d_prelu(&self.conv3, &self.prelu3, x);
         let x = self.prelu4.forward(self.dense4.forward(flatten_whc(x)));
         let prob = softmax(self.dense5_1.forward(x.clone()), 1);
         let n = prob.dims()[0];
@@ -230,14 +239,14 @@ impl ONet {
     pub fn forward(&self, x: Tensor<4>) -> (Tensor<2>, Tensor<2>, Tensor<1>) {
         let x = self
             .pool1
-            .forward(self.prelu1.forward(conv2d(&self.conv1, x)));
+            .forward(conv2d_prelu(&self.conv1, &self.prelu1, x));
         let x = self
             .pool2
-            .forward(self.prelu2.forward(conv2d(&self.conv2, x)));
+            .forward(conv2d_prelu(&self.conv2, &self.prelu2, x));
         let x = self
             .pool3
-            .forward(self.prelu3.forward(conv2d(&self.conv3, x)));
-        let x = self.prelu4.forward(conv2d(&self.conv4, x));
+            .forward(conv2d_prelu(&self.conv3, &self.prelu3, x));
+        let x = conv2d_prelu(&self.conv4, &self.prelu4, x);
         let x = self.prelu5.forward(self.dense5.forward(flatten_whc(x)));
         let prob = softmax(self.dense6_1.forward(x.clone()), 1);
         let n = prob.dims()[0];

@@ -20,6 +20,8 @@ mod flex_io;
 mod im2col;
 mod matmul;
 mod norm_ext;
+mod pool_ext;
+mod prelu_ext;
 mod written;
 
 #[cfg(test)]
@@ -29,26 +31,21 @@ use std::sync::OnceLock;
 
 use burn::backend::{Dispatch, DispatchDevice};
 use burn::nn::conv::Conv2d;
-use burn::nn::{BatchNorm, PaddingConfig2d};
+use burn::nn::{BatchNorm, PRelu, PaddingConfig2d};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Tensor};
 
 use clamp_ext::ClampKernels;
 use conv_ext::ConvKernels;
 use norm_ext::NormKernels;
+use pool_ext::PoolKernels;
+use prelu_ext::PReluKernels;
 
 /// `conv.forward(x)`, on the flex CPU backend through the project's kernels.
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    // `Same` padding depends on the input size in ways Burn keeps private: Burn's own then.
-    let padding = match conv.padding {
-        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
-        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
-        PaddingConfig2d::Same => return conv.forward(x),
-    };
-    if !on_cpu_kernels(&x) {
+    let Some(options) = conv_options(conv).filter(|_| on_cpu_kernels(&x)) else {
         return conv.forward(x);
-    }
-    let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
+    };
     let y = conv2d_no_bias(x, conv.weight.val(), options);
     match &conv.bias {
         Some(bias) => {
@@ -57,6 +54,73 @@ pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         }
         None => y,
     }
+}
+
+/// The convolution's options for the kernels; `None` for `Same` padding, which depends on
+/// the input size in ways Burn keeps private (Burn's own convolution runs it).
+fn conv_options(conv: &Conv2d) -> Option<ConvOptions<2>> {
+    let padding = match conv.padding {
+        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
+        PaddingConfig2d::Same => return None,
+    };
+    Some(ConvOptions::new_with_padding(
+        conv.stride,
+        padding,
+        conv.dilation,
+        conv.groups,
+    ))
+}
+
+/// `prelu.forward(conv.forward(x))`; in inference on the flex CPU backend the convolution's
+/// bias and the PReLU are one pass after the convolution (MTCNN's layers).
+pub fn conv2d_prelu(conv: &Conv2d, prelu: &PRelu, x: Tensor<4>) -> Tensor<4> {
+    let c = conv.weight.dims()[0];
+    let alpha = prelu.alpha.val();
+    // One shared slope, or one per output channel (anything else is Burn's to refuse).
+    let slopes = alpha.dims()[0];
+    let options = conv_options(conv).filter(|_| on_inference_kernels(&x));
+    let Some(options) = options.filter(|_| slopes == 1 || slopes == c) else {
+        return prelu.forward(conv2d(conv, x));
+    };
+    let y = conv2d_no_bias(x, conv.weight.val(), options);
+    let device = y.device();
+    let bias = conv
+        .bias
+        .as_ref()
+        .map_or_else(|| Tensor::zeros([c], &device), |b| b.val());
+    let alpha = if slopes == c {
+        alpha
+    } else {
+        alpha.expand([c])
+    };
+    Tensor::from_dispatch(<Dispatch as PReluKernels>::bias_prelu(
+        y.into_dispatch(),
+        bias.into_dispatch(),
+        alpha.into_dispatch(),
+    ))
+}
+
+/// Max pooling of `x` over `kernel` x `kernel` windows at `stride` into `out` (`[oh, ow]`)
+/// windows per plane, each starting inside the input, its part beyond the input left out
+/// (Caffe's ceil mode); in inference on the flex CPU backend by the project's kernel, else
+/// by `elsewhere`.
+pub fn max_pool_ceil(
+    x: Tensor<4>,
+    kernel: usize,
+    stride: usize,
+    out: [usize; 2],
+    elsewhere: impl FnOnce(Tensor<4>) -> Tensor<4>,
+) -> Tensor<4> {
+    if !on_inference_kernels(&x) {
+        return elsewhere(x);
+    }
+    Tensor::from_dispatch(<Dispatch as PoolKernels>::max_pool_ceil(
+        x.into_dispatch(),
+        kernel,
+        stride,
+        out,
+    ))
 }
 
 /// `bn.forward(x)`, on the flex CPU backend through the project's kernels: in training mode
@@ -142,6 +206,12 @@ pub fn enabled() -> bool {
     *ENABLED.get_or_init(|| {
         std::env::var(KERNELS_ENV).map_or(true, |v| !v.trim().eq_ignore_ascii_case("burn"))
     })
+}
+
+/// Whether `x` lives on the flex device as f32 without autodiff, where the project's
+/// inference-only kernels apply.
+fn on_inference_kernels(x: &Tensor<4>) -> bool {
+    on_cpu_kernels(x) && !x.device().is_autodiff()
 }
 
 /// Whether `x` lives on the flex device as f32, where the project's kernels apply.

@@ -2,11 +2,13 @@
 //! input gradient and weight gradient, on random shapes covering strides 1 and 2, symmetric
 //! and one-sided padding, dilation, groups (depthwise included), pointwise kernels and
 //! batches of 1 and of more images than threads; then batch normalisation, in training mode
-//! (output, three gradients, running statistics) and in inference mode.
+//! (output, three gradients, running statistics) and in inference mode; MTCNN's inference
+//! kernels (bias with PReLU, ceil-mode max pooling) against Burn's layers.
 
 use burn::module::{Param, RunningState};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
+use burn::nn::pool::MaxPool2dConfig;
+use burn::nn::{BatchNorm, BatchNormConfig, PReluConfig, PaddingConfig2d};
 use burn::tensor::{Device, DeviceKind, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -273,6 +275,63 @@ fn without_autodiff_the_forward_matches_burn() {
     let x = Tensor::<4>::from_data(random(&[3, 4, 9, 9], &mut rng), &device);
     let err = relative_error(conv2d(&conv, x.clone()), conv.forward(x));
     assert!(err <= 1e-4, "{err}");
+}
+
+#[test]
+fn bias_and_prelu_after_a_convolution_match_burn() {
+    let device = Device::flex();
+    let mut rng = ChaCha8Rng::seed_from_u64(10);
+    // MTCNN's shapes (one big image, many small crops), no bias, one shared slope.
+    for (c, slopes) in [
+        (case(1, 3, 151, 10, 3, 1, 0), 10),
+        (case(64, 28, 11, 48, 3, 1, 0), 48),
+        (case(2, 4, 9, 6, 3, 2, 1), 1),
+        (case(3, 5, 1, 7, 1, 1, 0), 7),
+    ] {
+        let mut c = Case { bias: true, ..c };
+        for bias in [true, false] {
+            c.bias = bias;
+            let conv = layer(&c, &mut rng, &device);
+            let mut prelu = PReluConfig::new().with_num_parameters(slopes).init(&device);
+            let alpha = Tensor::from_data(random(&[slopes], &mut rng), &device);
+            prelu.alpha = Param::from_tensor(alpha);
+            let x = random(&[c.n, c.c_in, c.hw[0], c.hw[1]], &mut rng);
+            let x = Tensor::<4>::from_data(x, &device);
+            let ours = super::conv2d_prelu(&conv, &prelu, x.clone());
+            let err = relative_error(ours, prelu.forward(conv.forward(x)));
+            assert!(err <= 1e-4, "{c:?}, {slopes} slopes: relative error {err}");
+        }
+    }
+}
+
+#[test]
+fn max_pooling_matches_burns_ceil_mode_pooling() {
+    let device = Device::flex();
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    // [n, c, h, w], kernel, stride: P-Net's first pool on odd and even sizes, R-Net's and
+    // O-Net's 3/2 pools, windows hanging over both edges, a 1x1 plane, many planes.
+    for (shape, k, s) in [
+        ([1, 10, 149, 150], 2, 2),
+        ([64, 28, 22, 22], 3, 2),
+        ([5, 48, 9, 10], 3, 2),
+        ([2, 3, 1, 1], 3, 2),
+        ([3, 64, 23, 21], 2, 2),
+    ] {
+        let pool = MaxPool2dConfig::new([k, k])
+            .with_strides([s, s])
+            .with_ceil_mode(true)
+            .init();
+        let x = Tensor::<4>::from_data(random(&shape, &mut rng), &device);
+        let burns = pool.forward(x.clone());
+        let [_, _, oh, ow] = burns.dims();
+        let ours = super::max_pool_ceil(x, k, s, [oh, ow], |_| unreachable!("flex"));
+        let same = ours.into_data().try_into_vec::<f32>().unwrap();
+        assert_eq!(
+            same,
+            burns.into_data().try_into_vec::<f32>().unwrap(),
+            "{shape:?}"
+        );
+    }
 }
 
 /// Output, input gradient and gamma/beta gradients of a batch norm in training mode, and
