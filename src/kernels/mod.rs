@@ -5,11 +5,13 @@
 //! ~54 % of all convolution time in training (README, "Speed").
 //!
 //! The same for batch normalisation: training mode fused into two passes forward and two
-//! backward, where Burn 0.22 records ~25 tensor operations.
+//! backward, where Burn 0.22 records ~25 tensor operations. For MTCNN, which only infers:
+//! a convolution's bias and PReLU in one pass, and ceil-mode max pooling in one pass.
 //!
-//! [`conv2d`] and [`batch_norm`] are what the layers call: on the flex device (with or without autodiff) it runs
-//! these kernels, on any other device (wgpu) Burn's own convolution, so the parameters and
-//! saved weights stay those of Burn's `Conv2d` and `BatchNorm` modules.
+//! [`conv2d`], [`batch_norm`], [`clamp`], [`conv2d_prelu`] and [`max_pool_ceil`] are what the
+//! layers call: on the flex device (the inference kernels without autodiff only) they run
+//! these kernels, on any other device (wgpu) Burn's own operations, so the parameters and
+//! saved weights stay those of Burn's `Conv2d`, `BatchNorm` and `PRelu` modules.
 
 mod batch_norm;
 mod clamp_ext;
