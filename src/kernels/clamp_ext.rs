@@ -21,11 +21,8 @@ use rayon::prelude::*;
 
 use macerator::Simd;
 
-use super::flex_io::{f32s, output_like};
+use super::flex_io::{TASK, f32s, output_like};
 use super::written::written;
-
-/// Elements per parallel task: large enough that the task costs more than its scheduling.
-const TASK: usize = 1 << 15;
 
 #[backend_extension(Flex, Autodiff)]
 pub trait ClampKernels: Backend {

@@ -16,14 +16,9 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Flex, backend_extension};
 use macerator::Simd;
-use rayon::prelude::*;
 
-use super::flex_io::{f32s, output};
+use super::flex_io::{by_planes, f32s, output};
 use super::written::written;
-
-/// Input elements per parallel task: large enough that the task costs more than handing it
-/// to another thread.
-const TASK: usize = 1 << 15;
 
 #[backend_extension(Flex)]
 pub trait PoolKernels: Backend {
@@ -63,27 +58,15 @@ impl PoolKernels for Flex {
         if n * c * plane_out == 0 || plane_in == 0 {
             return output(Vec::new(), [n, c, oh, ow]);
         }
-        let planes = (TASK / plane_in).max(1);
         let src = f32s(&x);
         let fill = |y: &mut [MaybeUninit<f32>]| {
-            let tasks = y.len().div_ceil(planes * plane_out);
-            let run = |(dst, s): (&mut [MaybeUninit<f32>], &[f32])| {
+            by_planes(y, plane_out, &src, plane_in, |_, dst, s| {
                 let pairs = dst
                     .chunks_exact_mut(plane_out)
                     .zip(s.chunks_exact(plane_in));
                 let mut col = Vec::with_capacity(w);
                 pairs.for_each(|(d, p)| pool_plane(d, p, &g, &mut col));
-            };
-            // A single task runs here: handing it to the pool would cost more than it does.
-            if tasks == 1 {
-                run((y, &src));
-            } else {
-                let (dst, s) = (
-                    y.par_chunks_mut(planes * plane_out),
-                    src.par_chunks(planes * plane_in),
-                );
-                dst.zip(s).for_each(run);
-            }
+            })
         };
         // SAFETY: `y` and `src` split into the same number of whole planes, and
         // `pool_plane` writes every output element of its plane.

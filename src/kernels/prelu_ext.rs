@@ -14,14 +14,9 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Flex, backend_extension};
 use macerator::Simd;
-use rayon::prelude::*;
 
-use super::flex_io::{f32s, output_like};
+use super::flex_io::{by_planes, f32s, output_like};
 use super::written::written;
-
-/// Elements per parallel task: large enough that the task costs more than handing it to
-/// another thread.
-const TASK: usize = 1 << 15;
 
 #[backend_extension(Flex)]
 pub trait PReluKernels: Backend {
@@ -42,20 +37,10 @@ impl PReluKernels for Flex {
         if src.is_empty() {
             return output_like(Vec::new(), &x);
         }
-        let planes = (TASK / plane.max(1)).max(1);
         let fill = |y: &mut [MaybeUninit<f32>]| {
-            let run = |(t, (dst, s)): (usize, (&mut [MaybeUninit<f32>], &[f32]))| {
-                let first = t * planes;
-                bias_prelu_planes(dst, s, Channels::new(plane, first, &bias, &alpha));
-            };
-            let chunk = planes * plane;
-            // A single task runs here: handing it to the pool would cost more than it does.
-            if src.len() <= chunk {
-                run((0, (y, &src)));
-            } else {
-                let pairs = y.par_chunks_mut(chunk).zip(src.par_chunks(chunk));
-                pairs.enumerate().for_each(run);
-            }
+            by_planes(y, plane, &src, plane, |first, dst, s| {
+                bias_prelu_planes(dst, s, Channels::new(plane, first, &bias, &alpha))
+            })
         };
         // SAFETY: `y` and `src` split into the same whole planes, each written whole.
         output_like(unsafe { written(src.len(), fill) }, &x)
